@@ -1,0 +1,201 @@
+//! Types of the configuration file (raw, as written) and of the validated
+//! configuration the gateway runs on.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// The file as written, before cross-references are checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub listen: RawListen,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default, rename = "connection")]
+    pub connections: Vec<RawConnection>,
+    #[serde(default, rename = "identity")]
+    pub identities: Vec<RawIdentity>,
+    #[serde(default, rename = "grant")]
+    pub grants: Vec<RawGrant>,
+    #[serde(default, rename = "policy")]
+    pub policies: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// SQLite file; relative paths are relative to the working directory.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListen {
+    pub postgres: Option<SocketAddr>,
+    pub api: Option<SocketAddr>,
+    pub require_tls: Option<bool>,
+    pub tls: Option<RawTlsFiles>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_message_bytes: Option<usize>,
+    pub startup_timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    pub name: String,
+    pub kind: ConnectionKind,
+    pub address: String,
+    pub database: String,
+    pub user: String,
+    pub password: Option<SecretSource>,
+    #[serde(default)]
+    pub tls: UpstreamTlsMode,
+    pub ca: Option<PathBuf>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    pub name: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrant {
+    pub identity: Option<String>,
+    pub group: Option<String>,
+    pub connections: Vec<String>,
+    pub policy: Option<String>,
+}
+
+/// Where a secret comes from: never written inline in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+/// The kinds of target a connection can point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    Postgres,
+}
+
+/// libpq's `sslmode` values the gateway supports towards the target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamTlsMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyFull,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: PathBuf,
+    pub store_path: PathBuf,
+    pub listen: Listen,
+    pub limits: Limits,
+    pub connections: Vec<Connection>,
+    pub identities: Vec<Identity>,
+    pub grants: Vec<Grant>,
+    pub policies: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub postgres: Option<SocketAddr>,
+    pub api: Option<SocketAddr>,
+    pub require_tls: bool,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest frontend message accepted; larger ones end the session.
+    pub max_message_bytes: usize,
+    /// Time a client has to finish TLS, startup and authentication.
+    pub startup_timeout: Duration,
+    /// Time allowed to reach a target.
+    pub connect_timeout: Duration,
+}
+
+/// A target the gateway connects to on behalf of clients.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub name: String,
+    pub kind: ConnectionKind,
+    pub address: String,
+    pub database: String,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub tls: UpstreamTlsMode,
+    pub ca: Option<PathBuf>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+/// Who may use which connections.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub subject: GrantSubject,
+    pub connections: Vec<String>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantSubject {
+    Identity(String),
+    Group(String),
+}
+
+impl Config {
+    pub fn connection(&self, name: &str) -> Option<&Connection> {
+        self.connections.iter().find(|c| c.name == name)
+    }
+
+    pub fn identity(&self, name: &str) -> Option<&Identity> {
+        self.identities.iter().find(|i| i.name == name)
+    }
+}

@@ -1,0 +1,241 @@
+//! Cross-reference checks and secret resolution for a parsed configuration.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::model::*;
+use crate::secret::Secret;
+
+/// The first problem found, with the field path it concerns.
+pub struct Issue {
+    pub path: String,
+    pub message: String,
+}
+
+fn issue(path: impl Into<String>, message: impl Into<String>) -> Issue {
+    Issue {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+const DEFAULT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
+    let listen = listen(raw.listen, base)?;
+    let limits = limits(raw.limits)?;
+
+    let mut names = HashSet::new();
+    let mut connections = Vec::with_capacity(raw.connections.len());
+    for (i, c) in raw.connections.into_iter().enumerate() {
+        let at = |f: &str| format!("connection[{i}].{f}");
+        check_name(&c.name, &at("name"))?;
+        if !names.insert(c.name.clone()) {
+            return Err(issue(
+                at("name"),
+                format!("duplicate connection name {:?}", c.name),
+            ));
+        }
+        if c.address.rsplit_once(':').is_none_or(|(host, port)| {
+            host.is_empty() || port.parse::<u16>().is_err()
+        }) {
+            return Err(issue(at("address"), "expected HOST:PORT"));
+        }
+        if let Some(policy) = &c.policy {
+            check_policy_name(policy, &raw.policies, &at("policy"))?;
+        }
+        let password = match c.password {
+            Some(source) => Some(resolve_secret(&source, base, &at("password"))?),
+            None => None,
+        };
+        let ca = c.ca.map(|p| base.join(p));
+        if let Some(ca) = &ca
+            && !ca.is_file()
+        {
+            return Err(issue(
+                at("ca"),
+                format!("CA file {} does not exist", ca.display()),
+            ));
+        }
+        connections.push(Connection {
+            name: c.name,
+            kind: c.kind,
+            address: c.address,
+            database: c.database,
+            user: c.user,
+            password,
+            tls: c.tls,
+            ca,
+            policy: c.policy,
+        });
+    }
+
+    let mut identity_names = HashSet::new();
+    let mut identities = Vec::with_capacity(raw.identities.len());
+    for (i, id) in raw.identities.into_iter().enumerate() {
+        check_name(&id.name, &format!("identity[{i}].name"))?;
+        if !identity_names.insert(id.name.clone()) {
+            return Err(issue(
+                format!("identity[{i}].name"),
+                format!("duplicate identity {:?}", id.name),
+            ));
+        }
+        identities.push(Identity {
+            name: id.name,
+            groups: id.groups,
+        });
+    }
+
+    let mut grants = Vec::with_capacity(raw.grants.len());
+    for (i, g) in raw.grants.into_iter().enumerate() {
+        let at = |f: &str| format!("grant[{i}].{f}");
+        let subject = match (g.identity, g.group) {
+            (Some(id), None) => {
+                if !identity_names.contains(&id) {
+                    return Err(issue(at("identity"), format!("unknown identity {id:?}")));
+                }
+                GrantSubject::Identity(id)
+            }
+            (None, Some(group)) => GrantSubject::Group(group),
+            _ => {
+                return Err(issue(
+                    format!("grant[{i}]"),
+                    "a grant names exactly one of `identity` or `group`",
+                ));
+            }
+        };
+        for (j, name) in g.connections.iter().enumerate() {
+            if !names.contains(name) {
+                return Err(issue(
+                    format!("grant[{i}].connections[{j}]"),
+                    format!("unknown connection {name:?}"),
+                ));
+            }
+        }
+        if let Some(policy) = &g.policy {
+            check_policy_name(policy, &raw.policies, &at("policy"))?;
+        }
+        grants.push(Grant {
+            subject,
+            connections: g.connections,
+            policy: g.policy,
+        });
+    }
+
+    Ok(Config {
+        source: PathBuf::new(),
+        store_path: raw
+            .store
+            .path
+            .unwrap_or_else(|| PathBuf::from(".portcullis/state.db")),
+        listen,
+        limits,
+        connections,
+        identities,
+        grants,
+        policies: raw.policies,
+    })
+}
+
+fn listen(raw: RawListen, base: &Path) -> Result<Listen, Issue> {
+    let tls = raw.tls.map(|t| TlsFiles {
+        cert: base.join(t.cert),
+        key: base.join(t.key),
+    });
+    if let Some(t) = &tls {
+        for (field, p) in [("listen.tls.cert", &t.cert), ("listen.tls.key", &t.key)] {
+            if !p.is_file() {
+                return Err(issue(field, format!("{} does not exist", p.display())));
+            }
+        }
+    }
+    // Off loopback, passwords (tokens) must not cross the network in clear.
+    let loopback = raw.postgres.is_none_or(|a| a.ip().is_loopback());
+    let require_tls = raw.require_tls.unwrap_or(!loopback);
+    if require_tls && tls.is_none() {
+        return Err(issue(
+            if raw.require_tls.is_some() {
+                "listen.require_tls"
+            } else {
+                "listen.postgres"
+            },
+            "clients must use TLS here (non-loopback listeners require it by default): \
+             add [listen.tls] with cert and key, e.g. from `portcullis cert dev`",
+        ));
+    }
+    Ok(Listen {
+        postgres: raw.postgres,
+        api: raw.api,
+        require_tls,
+        tls,
+    })
+}
+
+fn limits(raw: RawLimits) -> Result<Limits, Issue> {
+    let duration = |field: &str, v: Option<String>, default: Duration| match v {
+        None => Ok(default),
+        Some(s) => humantime::parse_duration(&s)
+            .map_err(|e| issue(format!("limits.{field}"), format!("invalid duration: {e}"))),
+    };
+    let max_message_bytes = raw.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE);
+    if max_message_bytes < 1024 {
+        return Err(issue(
+            "limits.max_message_bytes",
+            "must be at least 1024 bytes",
+        ));
+    }
+    Ok(Limits {
+        max_message_bytes,
+        startup_timeout: duration("startup_timeout", raw.startup_timeout, Duration::from_secs(30))?,
+        connect_timeout: duration("connect_timeout", raw.connect_timeout, Duration::from_secs(10))?,
+    })
+}
+
+fn check_name(name: &str, path: &str) -> Result<(), Issue> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(issue(
+            path,
+            format!("{name:?} is not a valid name (1-63 of A-Z a-z 0-9 - _ . @)"),
+        ))
+    }
+}
+
+/// Built-in policy names that need no `[policy.NAME]` table.
+pub const BUILTIN_POLICIES: &[&str] = &["allow-all", "read-only", "no-destructive", "production"];
+
+fn check_policy_name(
+    name: &str,
+    declared: &std::collections::BTreeMap<String, toml::Value>,
+    path: &str,
+) -> Result<(), Issue> {
+    if BUILTIN_POLICIES.contains(&name) || declared.contains_key(name) {
+        Ok(())
+    } else {
+        Err(issue(path, format!("unknown policy {name:?}")))
+    }
+}
+
+fn resolve_secret(source: &SecretSource, base: &Path, path: &str) -> Result<Secret, Issue> {
+    match source {
+        SecretSource::Env(var) => std::env::var(var).map(Secret::new).map_err(|_| {
+            issue(
+                path,
+                format!("environment variable {var} is not set (or not UTF-8)"),
+            )
+        }),
+        SecretSource::File(p) => {
+            let p = base.join(p);
+            std::fs::read_to_string(&p)
+                .map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
+                .map_err(|e| issue(path, format!("cannot read {}: {e}", p.display())))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The state every adapter shares: configuration, store and recorder.
+
+use std::sync::{Arc, RwLock};
+
+use crate::access::{self, Access, AccessError};
+use crate::auth::{self, AuthError, Principal};
+use crate::config::Config;
+use crate::record::Recorder;
+use crate::store::Store;
+
+/// Shared by every session; cheap to reach through an `Arc`.
+pub struct Gateway {
+    config: RwLock<Arc<Config>>,
+    store: Arc<dyn Store>,
+    recorder: Recorder,
+}
+
+impl Gateway {
+    pub fn new(config: Config, store: Arc<dyn Store>, recorder: Recorder) -> Self {
+        Gateway {
+            config: RwLock::new(Arc::new(config)),
+            store,
+            recorder,
+        }
+    }
+
+    /// The configuration in force now (a snapshot; reloads replace it).
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Swaps in a new configuration for sessions that start from now on.
+    pub fn replace_config(&self, config: Config) {
+        let mut slot = self.config.write().unwrap_or_else(|p| p.into_inner());
+        *slot = Arc::new(config);
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Authenticates `user` with the secret it presented (off the async runtime's threads).
+    pub async fn authenticate(&self, user: &str, secret: &str) -> Result<Principal, AuthError> {
+        let config = self.config();
+        let store = self.store.clone();
+        let user = user.to_string();
+        let secret = secret.to_string();
+        tokio::task::spawn_blocking(move || {
+            auth::authenticate_token(&config, &store, &user, &secret)
+        })
+        .await
+        .unwrap_or(Err(AuthError::Invalid {
+            why: "authentication task failed",
+        }))
+    }
+
+    pub fn authorize(&self, principal: &Principal, connection: &str) -> Result<Access, AccessError> {
+        access::authorize(&self.config(), principal, connection)
+    }
+}

@@ -1,0 +1,16 @@
+//! Protocol-agnostic core of Portcullis.
+//!
+//! Nothing in here knows a wire protocol: adapters (PostgreSQL, MCP, ...) turn
+//! their traffic into the requests and events defined here.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod auth;
+pub mod config;
+pub mod gateway;
+pub mod random;
+pub mod record;
+pub mod secret;
+pub mod store;
+pub mod time;
+pub mod token;

@@ -1,0 +1,7 @@
+//! Session recording: the event model and the recorder that persists it.
+
+mod event;
+mod recorder;
+
+pub use event::*;
+pub use recorder::{RecordError, Recorder, RecorderStats, RecorderThread};

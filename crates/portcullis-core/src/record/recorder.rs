@@ -1,0 +1,146 @@
+//! The recorder: a bounded queue drained by one writer thread in batches.
+//!
+//! Senders wait when the queue is full, so a slow store slows the data path
+//! instead of losing events. A failed write is retried (with back-off)
+//! until it succeeds or the gateway stops; every failure is logged and
+//! counted, so the recorder never falls silent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Event;
+use crate::store::Store;
+
+const BATCH: usize = 1024;
+
+enum Msg {
+    Event(Box<Event>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("the recorder has stopped; nothing more can be recorded")]
+    Stopped,
+}
+
+/// Counters an operator can read to see that recording keeps up.
+#[derive(Debug, Default)]
+pub struct RecorderStats {
+    pub written: AtomicU64,
+    pub write_failures: AtomicU64,
+}
+
+/// Cheap to clone; one per session.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Msg>,
+    stats: Arc<RecorderStats>,
+}
+
+/// The writer thread; [`RecorderThread::finish`] drains the queue and joins it.
+pub struct RecorderThread {
+    handle: JoinHandle<()>,
+}
+
+impl Recorder {
+    /// Starts the writer thread over `store` with a queue of `capacity` events.
+    pub fn start(
+        store: Arc<dyn Store>,
+        capacity: usize,
+    ) -> std::io::Result<(Recorder, RecorderThread)> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let stats = Arc::new(RecorderStats::default());
+        let thread_stats = stats.clone();
+        let handle = std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || run(store, rx, thread_stats))?;
+        Ok((Recorder { tx, stats }, RecorderThread { handle }))
+    }
+
+    /// Queues an event, waiting while the queue is full (back-pressure).
+    pub async fn record(&self, event: Event) -> Result<(), RecordError> {
+        self.tx
+            .send(Msg::Event(Box::new(event)))
+            .await
+            .map_err(|_| RecordError::Stopped)
+    }
+
+    /// Waits until everything queued before this call is written.
+    pub async fn flush(&self) -> Result<(), RecordError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(done))
+            .await
+            .map_err(|_| RecordError::Stopped)?;
+        wait.await.map_err(|_| RecordError::Stopped)
+    }
+
+    pub fn stats(&self) -> &RecorderStats {
+        &self.stats
+    }
+}
+
+impl RecorderThread {
+    /// Waits for the writer to drain and stop; call after every [`Recorder`]
+    /// clone is dropped.
+    pub fn finish(self) {
+        if self.handle.join().is_err() {
+            tracing::error!("recorder thread panicked");
+        }
+    }
+}
+
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, stats: Arc<RecorderStats>) {
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        take(first, &mut batch, &mut waiters);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => take(m, &mut batch, &mut waiters),
+                Err(_) => break,
+            }
+        }
+        write(store.as_ref(), &batch, &stats);
+        batch.clear();
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+fn take(m: Msg, batch: &mut Vec<Event>, waiters: &mut Vec<oneshot::Sender<()>>) {
+    match m {
+        Msg::Event(e) => batch.push(*e),
+        Msg::Flush(w) => waiters.push(w),
+    }
+}
+
+fn write(store: &dyn Store, batch: &[Event], stats: &RecorderStats) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match store.append(batch) {
+            Ok(()) => {
+                stats
+                    .written
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => {
+                stats.write_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, events = batch.len(), "recording failed; retrying (clients wait meanwhile)");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The client side: TLS negotiation, startup and authentication.
+
+mod handshake;
+
+pub use handshake::{ClientHello, Handshake, handshake, send_fatal};

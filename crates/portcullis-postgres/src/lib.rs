@@ -1,0 +1,18 @@
+//! PostgreSQL wire adapter for Portcullis.
+//!
+//! `frontend` speaks to clients, `backend` to targets; `relay` moves frames
+//! between them and `tracker` turns them into recorded statements.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod cancel;
+pub mod frontend;
+pub mod protocol;
+pub mod relay;
+mod session;
+mod server;
+pub mod stream;
+pub mod tls;
+pub mod tracker;
+
+pub use server::PostgresServer;

@@ -1,0 +1,176 @@
+//! One client connection from accept to close: handshake, authenticate,
+//! authorize, connect to the target, relay, record.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use portcullis_core::access::AccessError;
+use portcullis_core::auth::AuthError;
+use portcullis_core::record::{Event, SessionClose, SessionOpen};
+use portcullis_core::time::now_micros;
+
+use crate::backend;
+use crate::frontend::{ClientHello, Handshake, handshake, send_fatal};
+use crate::protocol::backend as b;
+use crate::protocol::sqlstate;
+use crate::relay::Relay;
+use crate::server::PostgresServer;
+use crate::tracker::Tracker;
+
+impl PostgresServer {
+    pub(crate) async fn session(&self, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+        let config = self.gateway.config();
+        let hello = tokio::time::timeout(
+            config.limits.startup_timeout,
+            handshake(tcp, self.tls.as_ref(), config.listen.require_tls),
+        )
+        .await;
+        match hello {
+            Err(_) => tracing::debug!(%peer, "startup timed out"),
+            Ok(Handshake::Closed(why)) => tracing::debug!(%peer, %why, "connection closed during startup"),
+            Ok(Handshake::Cancel { pid, secret }) => self.cancel(pid, secret).await,
+            Ok(Handshake::Session(hello)) => self.run(*hello, peer, shutdown).await,
+        }
+    }
+
+    async fn cancel(&self, pid: i32, secret: i32) {
+        // Like PostgreSQL, an unknown key is ignored silently.
+        let Some((target, upstream_pid, upstream_secret)) = self.cancels.resolve(pid, secret) else {
+            tracing::debug!("cancel request with an unknown key ignored");
+            return;
+        };
+        match backend::cancel(&target, upstream_pid, upstream_secret).await {
+            Ok(()) => tracing::info!(connection = %target.name, "cancel request forwarded"),
+            Err(e) => tracing::warn!(connection = %target.name, error = %e, "cancel request failed"),
+        }
+    }
+
+    async fn run(&self, hello: ClientHello, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+        let ClientHello {
+            mut stream,
+            startup,
+            user,
+            database,
+            password,
+        } = hello;
+
+        let principal = match self.gateway.authenticate(&user, password.expose()).await {
+            Ok(p) => p,
+            Err(AuthError::Invalid { why }) => {
+                tracing::warn!(%peer, identity = %user, reason = why, "authentication failed");
+                send_fatal(&mut stream, sqlstate::INVALID_PASSWORD, &format!("password authentication failed for user \"{user}\"")).await;
+                return;
+            }
+            Err(AuthError::Unavailable(e)) => {
+                tracing::error!(%peer, error = %e, "authentication unavailable");
+                send_fatal(&mut stream, sqlstate::CONNECTION_FAILURE, "authentication is temporarily unavailable").await;
+                return;
+            }
+        };
+        drop(password);
+
+        let access = match self.gateway.authorize(&principal, &database) {
+            Ok(a) => a,
+            Err(e) => {
+                let code = match e {
+                    AccessError::UnknownConnection(_) => sqlstate::INVALID_CATALOG_NAME,
+                    AccessError::NotGranted { .. } => sqlstate::INSUFFICIENT_PRIVILEGE,
+                };
+                tracing::warn!(%peer, identity = %principal.identity, connection = %database, error = %e, "access denied");
+                send_fatal(&mut stream, code, &e.to_string()).await;
+                return;
+            }
+        };
+        let name = access.connection.name.clone();
+        let unavailable = format!("connection \"{name}\" is unavailable");
+
+        let target = match self.target(&access.connection) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(connection = %name, error = %e, "target TLS configuration failed");
+                send_fatal(&mut stream, sqlstate::CONNECTION_FAILURE, &unavailable).await;
+                return;
+            }
+        };
+        let upstream = match backend::connect(&target, &startup.params).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(connection = %name, error = %e, "target unavailable");
+                send_fatal(&mut stream, sqlstate::CONNECTION_FAILURE, &unavailable).await;
+                return;
+            }
+        };
+        let key = match self.cancels.register(target, upstream.pid, upstream.secret) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot mint a cancel key");
+                send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "internal error").await;
+                return;
+            }
+        };
+        let session_id = match portcullis_core::random::hex_id(8) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot mint a session id");
+                send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "internal error").await;
+                return;
+            }
+        };
+
+        let recorder = self.gateway.recorder();
+        let opened = Event::Open(SessionOpen {
+            session_id: session_id.clone(),
+            started_at: now_micros(),
+            identity: principal.identity.clone(),
+            auth_method: principal.method.clone(),
+            client_addr: peer.to_string(),
+            connection: name.clone(),
+            protocol: "postgres".into(),
+        });
+        if recorder.record(opened).await.is_err() {
+            send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "session recording is unavailable").await;
+            return;
+        }
+
+        let mut out = Vec::with_capacity(512);
+        b::authentication(&mut out, b::AUTH_OK);
+        out.extend_from_slice(&upstream.startup_frames);
+        b::backend_key_data(&mut out, key.pid, key.secret);
+        b::ready_for_query(&mut out, upstream.status);
+        let greeted = stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok();
+        tracing::info!(session = %session_id, identity = %principal.identity, connection = %name, %peer, via = %access.via, "session started");
+
+        let tracker = Mutex::new(Tracker::new(session_id.as_str().into()));
+        let ended = if greeted {
+            Relay {
+                tracker: &tracker,
+                recorder,
+                max_message: self.gateway.config().limits.max_message_bytes,
+                shutdown,
+            }
+            .run(stream, upstream.stream)
+            .await
+        } else {
+            crate::relay::Ended::ClientGone("client left during startup".into())
+        };
+        drop(key);
+
+        let rest = tracker.lock().unwrap_or_else(|p| p.into_inner()).interrupt_all();
+        for e in rest {
+            let _ = recorder.record(e).await;
+        }
+        let _ = recorder
+            .record(Event::Close(SessionClose {
+                session_id: session_id.clone(),
+                ended_at: now_micros(),
+                reason: ended.reason().into(),
+                detail: ended.detail(),
+            }))
+            .await;
+        tracing::info!(session = %session_id, reason = ended.reason(), detail = ?ended.detail(), "session closed");
+    }
+}

@@ -1,0 +1,7 @@
+//! Portcullis state store: SQLite by default, behind [`portcullis_core::store::Store`].
+#![forbid(unsafe_code)]
+
+mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;

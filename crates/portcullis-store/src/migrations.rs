@@ -1,0 +1,40 @@
+//! Schema migrations, applied in order at open; `PRAGMA user_version` holds
+//! the number applied. Append new steps, never edit old ones.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: tokens, sessions, statements.
+    "CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        identity TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        identity TEXT NOT NULL,
+        auth_method TEXT NOT NULL,
+        client_addr TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        ended_at INTEGER,
+        reason TEXT,
+        detail TEXT
+    );
+    CREATE INDEX sessions_started_at ON sessions(started_at);
+    CREATE TABLE statements (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_us INTEGER NOT NULL,
+        rows INTEGER,
+        status TEXT NOT NULL,
+        error TEXT,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID;",
+];

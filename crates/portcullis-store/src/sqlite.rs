@@ -1,0 +1,399 @@
+//! SQLite implementation of the store: one connection in WAL mode behind a
+//! mutex (writes come in batches from the recorder, reads are rare).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use portcullis_core::record::{
+    Event, SessionFilter, SessionOpen, SessionSummary, StatementRecord, StatementStatus,
+};
+use portcullis_core::store::{Store, StoreError};
+use portcullis_core::token::TokenRecord;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::migrations::MIGRATIONS;
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| err(format!("cannot open {}: {e}", path.display())))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store, for tests and `policy check`.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(err)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (transactions roll back), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute_batch(sql).map_err(err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        tracing::info!(version = i + 1, "state store migrated");
+    }
+    Ok(())
+}
+
+fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let groups: String = r.get(2)?;
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        identity: r.get(1)?,
+        groups: serde_json::from_str(&groups).unwrap_or_default(),
+        hash: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+        last_used_at: r.get(7)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, identity, groups, hash, created_at, expires_at, revoked_at, last_used_at";
+
+const SESSION_COLUMNS: &str = "s.id, s.started_at, s.identity, s.auth_method, s.client_addr, \
+     s.connection, s.protocol, s.ended_at, s.reason, s.detail, \
+     (SELECT count(*) FROM statements st WHERE st.session_id = s.id)";
+
+fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionSummary> {
+    Ok(SessionSummary {
+        open: SessionOpen {
+            session_id: r.get(0)?,
+            started_at: r.get(1)?,
+            identity: r.get(2)?,
+            auth_method: r.get(3)?,
+            client_addr: r.get(4)?,
+            connection: r.get(5)?,
+            protocol: r.get(6)?,
+        },
+        ended_at: r.get(7)?,
+        reason: r.get(8)?,
+        detail: r.get(9)?,
+        statements: r.get::<_, i64>(10)? as u64,
+    })
+}
+
+impl Store for SqliteStore {
+    fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        let groups = serde_json::to_string(&t.groups).map_err(err)?;
+        self.conn()
+            .execute(
+                &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    t.id,
+                    t.identity,
+                    groups,
+                    t.hash,
+                    t.created_at,
+                    t.expires_at,
+                    t.revoked_at,
+                    t.last_used_at
+                ],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+                [id],
+                token_from_row,
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
+            ))
+            .map_err(err)?;
+        let rows = stmt.query_map([], token_from_row).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let exists = conn
+            .query_row("SELECT 1 FROM tokens WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map_err(err)?
+            .is_some();
+        conn.execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at],
+        )
+        .map_err(err)?;
+        Ok(exists)
+    }
+
+    fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn append(&self, events: &[Event]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        {
+            let mut open = tx
+                .prepare_cached(
+                    "INSERT INTO sessions (id, started_at, identity, auth_method, client_addr, connection, protocol) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(err)?;
+            let mut close = tx
+                .prepare_cached(
+                    "UPDATE sessions SET ended_at = ?2, reason = ?3, detail = ?4 WHERE id = ?1",
+                )
+                .map_err(err)?;
+            for e in events {
+                match e {
+                    Event::Open(o) => open.execute(params![
+                        o.session_id,
+                        o.started_at,
+                        o.identity,
+                        o.auth_method,
+                        o.client_addr,
+                        o.connection,
+                        o.protocol
+                    ]),
+                    Event::Statement(s) => statement.execute(params![
+                        s.session_id,
+                        s.seq as i64,
+                        s.text,
+                        s.started_at,
+                        s.duration_us,
+                        s.rows.map(|r| r as i64),
+                        s.status.as_str(),
+                        s.error
+                    ]),
+                    Event::Close(c) => {
+                        close.execute(params![c.session_id, c.ended_at, c.reason, c.detail])
+                    }
+                }
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions s \
+                 WHERE (?1 IS NULL OR s.identity = ?1) AND (?2 IS NULL OR s.connection = ?2) \
+                 AND (?3 IS NULL OR s.started_at >= ?3) AND (?4 IS NULL OR s.started_at <= ?4) \
+                 ORDER BY s.started_at DESC, s.id LIMIT ?5"
+            ))
+            .map_err(err)?;
+        let limit = f.limit.map_or(-1, |l| l as i64);
+        let rows = stmt
+            .query_map(
+                params![f.identity, f.connection, f.since, f.until, limit],
+                session_from_row,
+            )
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionSummary>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?1"),
+                [id],
+                session_from_row,
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn statements(&self, session_id: &str) -> Result<Vec<StatementRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error \
+                 FROM statements WHERE session_id = ?1 ORDER BY seq",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([session_id], |r| {
+                let status: String = r.get(6)?;
+                Ok(StatementRecord {
+                    session_id: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    text: r.get(2)?,
+                    started_at: r.get(3)?,
+                    duration_us: r.get(4)?,
+                    rows: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+                    status: StatementStatus::parse(&status).unwrap_or(StatementStatus::Error),
+                    error: r.get(7)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn statement_count(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row("SELECT count(*) FROM statements", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_core::record::SessionClose;
+
+    fn open_event(id: &str, at: i64) -> Event {
+        Event::Open(SessionOpen {
+            session_id: id.into(),
+            started_at: at,
+            identity: "ci".into(),
+            auth_method: "token:1".into(),
+            client_addr: "127.0.0.1:1".into(),
+            connection: "demo".into(),
+            protocol: "postgres".into(),
+        })
+    }
+
+    #[test]
+    fn sessions_and_statements_round_trip() {
+        let s = SqliteStore::in_memory().unwrap();
+        let st = StatementRecord {
+            session_id: "a".into(),
+            seq: 1,
+            text: "select 1".into(),
+            started_at: 5,
+            duration_us: 7,
+            rows: Some(1),
+            status: StatementStatus::Ok,
+            error: None,
+        };
+        s.append(&[
+            open_event("a", 1),
+            Event::Statement(st.clone()),
+            Event::Close(SessionClose {
+                session_id: "a".into(),
+                ended_at: 9,
+                reason: "client-quit".into(),
+                detail: None,
+            }),
+            open_event("b", 2),
+        ])
+        .unwrap();
+        assert_eq!(s.statements("a").unwrap(), vec![st]);
+        assert_eq!(s.statement_count().unwrap(), 1);
+        let a = s.session("a").unwrap().unwrap();
+        assert_eq!(a.ended_at, Some(9));
+        assert_eq!(a.statements, 1);
+        let listed = s.sessions(&SessionFilter::default()).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].open.session_id, "b", "newest first");
+        let only_a = s
+            .sessions(&SessionFilter {
+                until: Some(1),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(only_a.len(), 1);
+    }
+
+    #[test]
+    fn a_failing_batch_writes_nothing() {
+        let s = SqliteStore::in_memory().unwrap();
+        // The duplicate session id violates the primary key: the whole batch rolls back.
+        let r = s.append(&[open_event("x", 1), open_event("x", 2)]);
+        assert!(r.is_err());
+        assert!(s.session("x").unwrap().is_none());
+    }
+
+    #[test]
+    fn tokens_revoke_and_touch() {
+        let s = SqliteStore::in_memory().unwrap();
+        let t = portcullis_core::token::mint("ci", vec!["g".into()], 1, Some(100)).unwrap();
+        s.insert_token(&t.record).unwrap();
+        assert_eq!(s.token(&t.record.id).unwrap().unwrap(), t.record);
+        s.touch_token(&t.record.id, 50).unwrap();
+        assert!(s.revoke_token(&t.record.id, 60).unwrap());
+        assert!(!s.revoke_token("nope", 60).unwrap());
+        let back = s.token(&t.record.id).unwrap().unwrap();
+        assert_eq!(back.last_used_at, Some(50));
+        assert_eq!(back.revoked_at, Some(60));
+    }
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        SqliteStore::open(&p).unwrap();
+        let again = SqliteStore::open(&p).unwrap();
+        assert_eq!(again.statement_count().unwrap(), 0);
+    }
+}

@@ -1,0 +1,107 @@
+//! Command-line interface definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "Layer 7 access gateway: identity, guardrails, masking and recording for database sessions")]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", default_value = "portcullis.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve,
+    /// Validate configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Service-account tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Recorded sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// TLS certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file without starting anything (default: --config).
+    Check { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; prints it alone on stdout, once.
+    Create {
+        #[arg(long)]
+        identity: String,
+        /// Lifetime, e.g. `24h`, `30m`, `90d`; none means no expiry.
+        #[arg(long)]
+        ttl: Option<humantime::Duration>,
+        /// Extra group for this token (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum SessionsCommand {
+    /// List recorded sessions, newest first.
+    List(SessionFilterArgs),
+    /// Show one session and its statements.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Args)]
+pub struct SessionFilterArgs {
+    #[arg(long)]
+    pub identity: Option<String>,
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Only sessions started within this long ago, e.g. `7d`.
+    #[arg(long)]
+    pub since: Option<humantime::Duration>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Subcommand)]
+pub enum CertCommand {
+    /// Write a self-signed certificate and key for trying TLS locally.
+    Dev {
+        /// Directory to write cert.pem and key.pem into.
+        #[arg(long, default_value = ".portcullis/tls")]
+        out: PathBuf,
+        /// Names the certificate is valid for.
+        #[arg(long = "name", default_values_t = vec!["localhost".to_string(), "127.0.0.1".to_string()])]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}

@@ -1,0 +1,87 @@
+//! `portcullis serve`: wires configuration, store, recorder and listeners.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use portcullis_core::gateway::Gateway;
+use portcullis_core::record::Recorder;
+use portcullis_postgres::PostgresServer;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use super::{load_config, open_store};
+
+/// Events the recorder may hold before sessions wait for it.
+const RECORDER_QUEUE: usize = 16 * 1024;
+
+pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let store = open_store(&config)?;
+    let (recorder, recorder_thread) = Recorder::start(store.clone(), RECORDER_QUEUE).context("starting the recorder")?;
+    let result = runtime.block_on(serve(config_path, config, store, recorder));
+    drop(runtime);
+    recorder_thread.finish();
+    result
+}
+
+async fn serve(
+    config_path: &Path,
+    config: portcullis_core::config::Config,
+    store: Arc<dyn portcullis_core::store::Store>,
+    recorder: Recorder,
+) -> anyhow::Result<ExitCode> {
+    let tls = match &config.listen.tls {
+        Some(t) => Some(portcullis_postgres::tls::server_config(&t.cert, &t.key)?),
+        None => None,
+    };
+    let Some(pg_addr) = config.listen.postgres else {
+        bail!("{}: listen.postgres is not set: nothing to serve", config_path.display());
+    };
+    let listener = TcpListener::bind(pg_addr)
+        .await
+        .with_context(|| format!("binding the PostgreSQL listener on {pg_addr}"))?;
+    let bound = listener.local_addr()?;
+    let gateway = Arc::new(Gateway::new(config, store, recorder.clone()));
+    let server = Arc::new(PostgresServer::new(gateway.clone(), tls));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tracing::info!(addr = %bound, "postgres listener ready");
+    let pg = tokio::spawn(server.serve(listener, shutdown_rx));
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match portcullis_core::config::load(config_path) {
+                Ok(c) => {
+                    gateway.replace_config(c);
+                    tracing::info!(config = %config_path.display(), "configuration reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "configuration reload failed; keeping the previous one"),
+            },
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = pg.await;
+    if recorder.flush().await.is_err() {
+        tracing::error!("the recorder stopped before everything was written");
+        return Ok(ExitCode::from(1));
+    }
+    let stats = recorder.stats();
+    tracing::info!(
+        events = stats.written.load(std::sync::atomic::Ordering::Relaxed),
+        write_failures = stats.write_failures.load(std::sync::atomic::Ordering::Relaxed),
+        "recorder drained"
+    );
+    Ok(ExitCode::SUCCESS)
+}

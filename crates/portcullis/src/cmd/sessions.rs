@@ -1,0 +1,115 @@
+//! `portcullis sessions list|show`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use portcullis_core::record::SessionFilter;
+use portcullis_core::time::{format_micros, now_micros};
+
+use super::{load_config, open_store};
+use crate::cli::{Format, SessionsCommand};
+use crate::table;
+
+pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config)?;
+    match cmd {
+        SessionsCommand::List(f) => {
+            let filter = SessionFilter {
+                identity: f.identity,
+                connection: f.connection,
+                since: f
+                    .since
+                    .map(|d| now_micros().saturating_sub(d.as_micros().min(i64::MAX as u128) as i64)),
+                until: None,
+                limit: Some(f.limit),
+            };
+            let sessions = store.sessions(&filter)?;
+            match f.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&sessions)?),
+                Format::Table => {
+                    let rows: Vec<Vec<String>> = sessions
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                s.open.session_id.clone(),
+                                format_micros(s.open.started_at),
+                                s.open.identity.clone(),
+                                s.open.connection.clone(),
+                                s.open.client_addr.clone(),
+                                s.statements.to_string(),
+                                s.reason.clone().unwrap_or_else(|| "open".into()),
+                            ]
+                        })
+                        .collect();
+                    print!(
+                        "{}",
+                        table::render(&["ID", "STARTED", "IDENTITY", "CONNECTION", "CLIENT", "STATEMENTS", "OUTCOME"], &rows)
+                    );
+                }
+            }
+        }
+        SessionsCommand::Show { id, format } => {
+            let Some(session) = store.session(&id)? else {
+                bail!("no session with id {id:?}");
+            };
+            let statements = store.statements(&id)?;
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "session": session,
+                        "statements": statements,
+                    }))?
+                ),
+                Format::Table => {
+                    let o = &session.open;
+                    println!("session     {}", o.session_id);
+                    println!("identity    {} ({})", o.identity, o.auth_method);
+                    println!("connection  {} ({})", o.connection, o.protocol);
+                    println!("client      {}", o.client_addr);
+                    println!("started     {}", format_micros(o.started_at));
+                    match session.ended_at {
+                        Some(e) => println!(
+                            "ended       {} ({}{})",
+                            format_micros(e),
+                            session.reason.as_deref().unwrap_or("?"),
+                            session.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                        ),
+                        None => println!("ended       (still open)"),
+                    }
+                    println!();
+                    let rows: Vec<Vec<String>> = statements
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                s.seq.to_string(),
+                                format_micros(s.started_at),
+                                format!("{:.3} ms", s.duration_us as f64 / 1000.0),
+                                s.status.as_str().into(),
+                                s.rows.map(|r| r.to_string()).unwrap_or_default(),
+                                one_line(&s.text),
+                                s.error.clone().unwrap_or_default(),
+                            ]
+                        })
+                        .collect();
+                    print!(
+                        "{}",
+                        table::render(&["#", "STARTED", "DURATION", "STATUS", "ROWS", "STATEMENT", "ERROR"], &rows)
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn one_line(s: &str) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 120 {
+        format!("{}...", flat.chars().take(117).collect::<String>())
+    } else {
+        flat
+    }
+}
