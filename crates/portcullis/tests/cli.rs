@@ -1,0 +1,142 @@
+//! The command line: configuration errors name file, line and field; token
+//! and session commands print what they should and nothing secret.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Gateway, bin, psql_ok};
+
+fn check(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(bin()).args(["config", "check"]).arg(&path).output().unwrap();
+    let msg = String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "FILE");
+    (out.status.success(), msg)
+}
+
+const BASE: &str = "[listen]\npostgres = \"127.0.0.1:15432\"\n\n[[connection]]\nname = \"db\"\nkind = \"postgres\"\naddress = \"127.0.0.1:5432\"\ndatabase = \"test\"\nuser = \"postgres\"\n";
+
+#[test]
+fn config_errors_name_file_line_and_field() {
+    assert!(check(BASE).0, "the base config is valid");
+    let cases: &[(&str, &str)] = &[
+        // Syntax error.
+        ("[listen\n", "FILE:1:"),
+        // Unknown field, with its line.
+        (&format!("{BASE}adress = \"x\"\n"), "FILE:10:1: field `connection[0].adress`: unknown field `adress`"),
+        // Bad enum value.
+        (&format!("{BASE}tls = \"sometimes\"\n"), "FILE:10:7: field `connection[0].tls`"),
+        // Wrong type.
+        ("[listen]\npostgres = 5432\n", "FILE:2:12: field `listen.postgres`"),
+        // Cross-reference errors found by validation.
+        (&format!("{BASE}\n[[grant]]\nidentity = \"ghost\"\nconnections = [\"db\"]\n"), "FILE:12:12: field `grant[0].identity`: unknown identity \"ghost\""),
+        (&format!("{BASE}\n[[identity]]\nname = \"a\"\n\n[[grant]]\nidentity = \"a\"\nconnections = [\"nope\"]\n"), "field `grant[0].connections[0]`: unknown connection \"nope\""),
+        (&format!("{BASE}password = {{ env = \"PC_SURELY_UNSET_VAR\" }}\n"), "FILE:10:12: field `connection[0].password`: environment variable PC_SURELY_UNSET_VAR is not set"),
+        (&format!("{BASE}\n[[connection]]\nname = \"db\"\nkind = \"postgres\"\naddress = \"h:1\"\ndatabase = \"d\"\nuser = \"u\"\n"), "FILE:12:8: field `connection[1].name`: duplicate connection name"),
+        ("[listen]\npostgres = \"0.0.0.0:15432\"\n", "field `listen.postgres`: clients must use TLS here"),
+        (&format!("{BASE}policy = \"made-up\"\n"), "field `connection[0].policy`: unknown policy \"made-up\""),
+    ];
+    for (text, expected) in cases {
+        let (ok, msg) = check(text);
+        assert!(!ok, "accepted:\n{text}");
+        assert!(msg.contains(expected), "for:\n{text}\nexpected {expected:?} in {msg:?}");
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_on_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, format!("{BASE}port = 1\n")).unwrap();
+    let out = Command::new(bin()).arg("--config").arg(&path).arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:10:1", path.display())) && err.contains("unknown field `port`"), "{err}");
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = common::repo_root().join("examples/portcullis.toml");
+    let out = Command::new(bin()).args(["config", "check"]).arg(&example).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn token_and_session_commands() {
+    let gw = Gateway::start();
+    // The token alone on stdout, so TOKEN=$(...) works.
+    let out = gw.cli(&["token", "create", "--identity", "demo", "--ttl", "24h", "--group", "ci"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.trim_end_matches('\n');
+    assert!(!token.contains(char::is_whitespace) && token.starts_with("pcl_"), "{stdout:?}");
+    assert_eq!(stdout.lines().count(), 1);
+    // Undeclared identities cannot get tokens.
+    let out = gw.cli(&["token", "create", "--identity", "nobody"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not declared"));
+
+    let list: serde_json::Value = serde_json::from_str(&gw.cli_ok(&["token", "list", "--format", "json"])).unwrap();
+    let t = &list[0];
+    assert_eq!(t["identity"], "demo");
+    assert_eq!(t["groups"], serde_json::json!(["ci"]));
+    assert!(t["expires_at"].as_i64().unwrap() > t["created_at"].as_i64().unwrap());
+    assert!(t.get("hash").is_none(), "no hash in the listing");
+    assert!(t["last_used_at"].is_null());
+
+    let out = common::psql(&gw.dsn("demo", "demo", token), &["-c", "SELECT 1", "-c", "SELECT 1/0 AS boom"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("division by zero"));
+    let list: serde_json::Value = serde_json::from_str(&gw.cli_ok(&["token", "list", "--format", "json"])).unwrap();
+    assert!(list[0]["last_used_at"].is_i64(), "last use recorded");
+
+    gw.eventually("the session to be recorded as closed", || {
+        gw.sessions().first().is_some_and(|s| s["ended_at"].is_i64())
+    });
+    let table = gw.cli_ok(&["sessions", "list"]);
+    assert!(table.starts_with("ID") && table.contains("demo") && table.contains("client-quit"), "{table}");
+    let s = &gw.sessions()[0];
+    let id = s["session_id"].as_str().unwrap();
+    let shown = gw.cli_ok(&["sessions", "show", id]);
+    assert!(shown.contains("SELECT 1/0 AS boom") && shown.contains("22012"), "{shown}");
+    let json = gw.session(id);
+    let st = json["statements"].as_array().unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!(st[0]["status"], "ok");
+    assert_eq!(st[0]["rows"], 1);
+    assert_eq!(st[1]["status"], "error");
+    assert!(json["session"]["auth_method"].as_str().unwrap().starts_with("token:"));
+    let filtered: serde_json::Value = serde_json::from_str(&gw.cli_ok(&["sessions", "list", "--identity", "nobody", "--format", "json"])).unwrap();
+    assert_eq!(filtered.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn cert_dev_enables_tls_and_require_tls_refuses_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin()).args(["cert", "dev", "--out"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    let snippet = String::from_utf8(out.stdout).unwrap();
+    assert!(snippet.contains("[listen.tls]"));
+    let key_mode = std::fs::metadata(dir.path().join("key.pem")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(key_mode.permissions().mode() & 0o077, 0, "key is private");
+
+    let gw = Gateway::start_with(common::Options {
+        listen_extra: format!("require_tls = true\n{snippet}"),
+        ..Default::default()
+    });
+    let token = gw.token("demo");
+    let base = format!("host=127.0.0.1 port={} dbname=demo user=demo password={token}", gw.port());
+    let out = psql_ok(&format!("{base} sslmode=require"), &["-At", "-c", "SELECT 'over tls'"]);
+    assert_eq!(out.trim(), "over tls");
+    let out = common::psql(&format!("{base} sslmode=disable"), &["-c", "SELECT 1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requires TLS"));
+    // verify-full against the dev certificate as CA.
+    let ok = psql_ok(
+        &format!("{base} sslmode=verify-full sslrootcert={}", dir.path().join("cert.pem").display()),
+        &["-At", "-c", "SELECT 1"],
+    );
+    assert_eq!(ok.trim(), "1");
+}
