@@ -8,13 +8,12 @@ log() { printf '[test-setup] %s\n' "$*" >&2; }
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# System packages: libclang for pg_query's bindings, the PostgreSQL client
-# tools (psql, pgbench), Node.js for node-postgres.
+# Build dependencies, then the PostgreSQL client tools (psql, pgbench).
+./scripts/setup
 need=()
-dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v pgbench >/dev/null 2>&1 || need+=(postgresql-contrib)
-command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   $SUDO apt-get update -qq
