@@ -16,7 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::Event;
 use crate::store::Store;
 
-const BATCH: usize = 1024;
+const BATCH: usize = 4096;
+/// After each write the writer pauses this long so events accumulate: under
+/// load that turns thousands of wake-ups and commits a second into a few
+/// hundred, and it bounds how long an event waits before it is written.
+const GATHER: Duration = Duration::from_millis(5);
 
 enum Msg {
     Event(Box<Event>),
@@ -108,9 +112,14 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, stats: Arc<RecorderSt
             }
         }
         write(store.as_ref(), &batch, &stats);
+        let busy = batch.len() > 1;
         batch.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
+        }
+        // An idle gateway writes a lone event at once; a busy one gathers.
+        if busy {
+            std::thread::sleep(GATHER);
         }
     }
 }
