@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod cancel;
 pub mod frontend;
+pub mod guard;
 pub mod protocol;
 pub mod relay;
 mod session;

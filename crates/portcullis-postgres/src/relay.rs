@@ -15,12 +15,13 @@ use tokio::sync::{mpsc, watch};
 
 use portcullis_core::record::Recorder;
 
+use crate::guard::Guard;
 use crate::protocol::backend as b;
-use crate::protocol::frame::{self, FrameError, HEADER_LEN};
+use crate::protocol::frame::{self, FrameError, HEADER_LEN, put_cstr, write_frame};
 use crate::protocol::frontend as f;
 use crate::protocol::sqlstate;
 use crate::stream::Stream;
-use crate::tracker::Tracker;
+use crate::tracker::{Judged, Tracker};
 
 const READ_CHUNK: usize = 32 * 1024;
 /// Server frames are trusted for size, but the ones that are inspected
@@ -74,8 +75,19 @@ struct Inject {
     then_close: Option<Ended>,
 }
 
+/// What the target is sent in place of a refused statement: a guaranteed
+/// syntax error. It fails in the same place the refused statement would
+/// have run (so an open transaction is left failed, exactly as PostgreSQL
+/// would leave it, and a pipeline skips to its Sync), touches no catalog,
+/// and its error is replaced by the gateway's own before the client sees it.
+const STAND_IN: &[u8] = b"PORTCULLIS REFUSED";
+
+/// A byte range of the input to send differently.
+type Edit = (std::ops::Range<usize>, Vec<u8>);
+
 pub struct Relay<'a> {
     pub tracker: &'a Mutex<Tracker>,
+    pub guard: Guard,
     pub recorder: &'a Recorder,
     pub max_message: usize,
     pub shutdown: watch::Receiver<bool>,
@@ -111,7 +123,7 @@ impl Relay<'_> {
     ) -> Ended {
         let (inject_tx, inject_rx) = mpsc::channel(8);
         tokio::select! {
-            e = client_to_upstream(cr, uw, self.tracker, self.max_message, inject_tx) => e,
+            e = client_to_upstream(cr, uw, self.tracker, self.guard, self.max_message, inject_tx) => e,
             e = upstream_to_client(ur, cw, self.tracker, self.recorder, inject_rx, self.shutdown) => e,
         }
     }
@@ -121,10 +133,12 @@ async fn client_to_upstream(
     mut client: impl AsyncRead + Unpin,
     mut upstream: impl AsyncWrite + Unpin,
     tracker: &Mutex<Tracker>,
+    mut guard: Guard,
     max: usize,
     inject: mpsc::Sender<Inject>,
 ) -> Ended {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut edits: Vec<Edit> = Vec::new();
     // Bytes of a CopyData frame still to stream through unexamined.
     let mut passthrough = 0usize;
     let mut need = 0usize;
@@ -141,11 +155,23 @@ async fn client_to_upstream(
         need = 0;
         let outcome = {
             let mut t = lock(tracker);
-            walk_frontend(&buf, &mut pos, &mut passthrough, &mut need, &mut terminate, max, &mut t)
+            let mut walk = FrontendWalk {
+                pos: &mut pos,
+                passthrough: &mut passthrough,
+                need: &mut need,
+                terminate: &mut terminate,
+                edits: &mut edits,
+            };
+            walk.run(&buf, max, &mut t, &mut guard)
         };
         if pos > 0 {
             let chunk = buf.split_to(pos);
-            if let Err(e) = write(&mut upstream, &chunk).await {
+            let sent = if edits.is_empty() {
+                write(&mut upstream, &chunk).await
+            } else {
+                write(&mut upstream, &apply(&chunk, &mut edits)).await
+            };
+            if let Err(e) = sent {
                 return Ended::UpstreamClosed(e.to_string());
             }
         }
@@ -172,42 +198,167 @@ async fn client_to_upstream(
     }
 }
 
-/// Walks complete frames from `pos`; stops at an incomplete one (`need`
-/// says how many bytes it still lacks) or after Terminate.
-fn walk_frontend(
-    buf: &[u8],
-    pos: &mut usize,
-    passthrough: &mut usize,
-    need: &mut usize,
-    terminate: &mut bool,
-    max: usize,
-    tracker: &mut Tracker,
-) -> Result<(), FrameError> {
-    while *passthrough == 0 {
-        let rest = &buf[*pos..];
-        let Some(h) = frame::header(rest, max)? else {
-            return Ok(());
-        };
-        if !f::is_known(h.tag) {
-            return Err(FrameError::Malformed("unknown frontend message type"));
-        }
-        if rest.len() < h.frame_len {
-            if h.tag == f::COPY_DATA {
-                *passthrough = h.frame_len - rest.len();
-                *pos = buf.len();
-            } else {
-                *need = h.frame_len - rest.len();
+/// Walks complete client frames; stops at an incomplete one (`need` says
+/// how many bytes it still lacks) or after Terminate.
+struct FrontendWalk<'a> {
+    pos: &'a mut usize,
+    passthrough: &'a mut usize,
+    need: &'a mut usize,
+    terminate: &'a mut bool,
+    edits: &'a mut Vec<Edit>,
+}
+
+impl FrontendWalk<'_> {
+    fn run(&mut self, buf: &[u8], max: usize, tracker: &mut Tracker, guard: &mut Guard) -> Result<(), FrameError> {
+        while *self.passthrough == 0 {
+            let rest = &buf[*self.pos..];
+            let Some(h) = frame::header(rest, max)? else {
+                return Ok(());
+            };
+            if !f::is_known(h.tag) {
+                return Err(FrameError::Malformed("unknown frontend message type"));
             }
-            return Ok(());
+            if rest.len() < h.frame_len {
+                if h.tag == f::COPY_DATA {
+                    *self.passthrough = h.frame_len - rest.len();
+                    *self.pos = buf.len();
+                } else {
+                    *self.need = h.frame_len - rest.len();
+                }
+                return Ok(());
+            }
+            let range = *self.pos..*self.pos + h.frame_len;
+            self.message(h.tag, &rest[HEADER_LEN..h.frame_len], range, tracker, guard)?;
+            *self.pos += h.frame_len;
+            if h.tag == f::TERMINATE {
+                *self.terminate = true;
+                return Ok(());
+            }
         }
-        tracker.frontend(h.tag, &rest[HEADER_LEN..h.frame_len])?;
-        *pos += h.frame_len;
-        if h.tag == f::TERMINATE {
-            *terminate = true;
-            return Ok(());
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// Judges what asks the target to run something; stand-ins replace
+    /// what is refused.
+    fn message(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        range: std::ops::Range<usize>,
+        tracker: &mut Tracker,
+        guard: &mut Guard,
+    ) -> Result<(), FrameError> {
+        match tag {
+            f::QUERY => {
+                let sql = f::query(body)?;
+                match guard.judge_sql(sql) {
+                    Some(v) if !v.is_allowed() => {
+                        let (refusal, reason) = refusal(guard, &v);
+                        tracker.refused_query(sql, Judged::from(&v), reason, refusal);
+                        self.edits.push((range, stand_in_query()));
+                    }
+                    v => {
+                        observe(v.as_ref(), sql);
+                        tracker.query(sql, v.as_ref().map(Judged::from));
+                    }
+                }
+            }
+            f::PARSE => {
+                let (name, sql) = f::parse(body)?;
+                match guard.judge_parse(name, sql) {
+                    Some(v) if !v.is_allowed() => {
+                        let (refusal, reason) = refusal(guard, &v);
+                        tracker.refused_parse(sql, Judged::from(&v), reason, refusal);
+                        self.edits.push((range, stand_in_parse(name)));
+                    }
+                    v => {
+                        observe(v.as_ref(), sql);
+                        tracker.parse(name, sql, v.as_ref().map(Judged::from));
+                    }
+                }
+            }
+            f::FUNCTION_CALL => match guard.judge_function_call() {
+                Some(v) if !v.is_allowed() => {
+                    let (refusal, reason) = refusal(guard, &v);
+                    tracker.refused_query(b"<FunctionCall>", Judged::from(&v), reason, refusal);
+                    self.edits.push((range, stand_in_query()));
+                }
+                _ => tracker.frontend(tag, body)?,
+            },
+            f::CLOSE => {
+                let (kind, name) = f::target(body, "Close")?;
+                if kind == b'S' {
+                    guard.closed(name);
+                }
+                tracker.frontend(tag, body)?;
+            }
+            _ => tracker.frontend(tag, body)?,
+        }
+        Ok(())
+    }
+}
+
+fn observe(v: Option<&portcullis_core::policy::Verdict>, sql: &[u8]) {
+    if let Some(v) = v
+        && v.observed
+    {
+        tracing::info!(
+            rule = v.rule.as_deref().unwrap_or(""),
+            policy = %v.policy,
+            statement = %String::from_utf8_lossy(sql),
+            "observe mode: would have stopped this statement"
+        );
+    }
+}
+
+/// The ErrorResponse that replaces the stand-in's error, and the recorded reason.
+fn refusal(guard: &Guard, v: &portcullis_core::policy::Verdict) -> (Vec<u8>, String) {
+    let (message, detail, hint) = guard.refusal(v);
+    tracing::info!(
+        action = v.action.as_str(),
+        rule = v.rule.as_deref().unwrap_or(""),
+        policy = %v.policy,
+        "statement refused"
+    );
+    let mut out = Vec::new();
+    b::error_response_full(
+        &mut out,
+        b::Severity::Error,
+        sqlstate::INSUFFICIENT_PRIVILEGE,
+        &message,
+        Some(&detail),
+        Some(&hint),
+    );
+    (out, format!("{message}: {detail}"))
+}
+
+fn stand_in_query() -> Vec<u8> {
+    let mut out = Vec::new();
+    write_frame(&mut out, f::QUERY, |b| put_cstr(b, STAND_IN));
+    out
+}
+
+fn stand_in_parse(name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_frame(&mut out, f::PARSE, |b| {
+        put_cstr(b, name);
+        put_cstr(b, STAND_IN);
+        b.extend_from_slice(&0i16.to_be_bytes());
+    });
+    out
+}
+
+/// `chunk` with the edited ranges replaced (edits are in order).
+fn apply(chunk: &[u8], edits: &mut Vec<Edit>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chunk.len() + 64);
+    let mut at = 0;
+    for (range, bytes) in edits.drain(..) {
+        out.extend_from_slice(&chunk[at..range.start]);
+        out.extend_from_slice(&bytes);
+        at = range.end;
+    }
+    out.extend_from_slice(&chunk[at..]);
+    out
 }
 
 async fn upstream_to_client(
@@ -219,6 +370,7 @@ async fn upstream_to_client(
     mut shutdown: watch::Receiver<bool>,
 ) -> Ended {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut edits: Vec<Edit> = Vec::new();
     let mut passthrough = 0usize;
     let mut need = 0usize;
     // Created once: re-arming a watch future on every read costs a lock.
@@ -259,17 +411,21 @@ async fn upstream_to_client(
         need = 0;
         let (walked, done) = {
             let mut t = lock(tracker);
-            let walked = walk_backend(&buf, &mut pos, &mut passthrough, &mut need, &mut t);
+            let walked = walk_backend(&buf, &mut pos, &mut passthrough, &mut need, &mut t, &mut edits);
             (walked, t.take_done())
         };
         if pos > 0 {
             let chunk = buf.split_to(pos);
-            if let Err(e) = write(&mut client, &chunk).await {
+            let sent = if edits.is_empty() {
+                write(&mut client, &chunk).await
+            } else {
+                write(&mut client, &apply(&chunk, &mut edits)).await
+            };
+            if let Err(e) = sent {
                 return Ended::ClientGone(e.to_string());
             }
         }
         for event in done {
-            if std::env::var_os("PC_EXP_NOREC").is_some() { continue; }
             if recorder.record(event).await.is_err() {
                 return Ended::RecorderStopped;
             }
@@ -286,6 +442,7 @@ fn walk_backend(
     passthrough: &mut usize,
     need: &mut usize,
     tracker: &mut Tracker,
+    edits: &mut Vec<Edit>,
 ) -> Result<(), FrameError> {
     while *passthrough == 0 {
         let rest = &buf[*pos..];
@@ -297,7 +454,7 @@ fn walk_backend(
         let streamed = matches!(h.tag, b::DATA_ROW | b::COPY_DATA);
         if rest.len() < h.frame_len {
             if streamed || h.frame_len > MAX_BACKEND_INSPECTED {
-                tracker.backend(h.tag, &[]);
+                let _ = tracker.backend(h.tag, &[]);
                 *passthrough = h.frame_len - rest.len();
                 *pos = buf.len();
             } else {
@@ -305,7 +462,9 @@ fn walk_backend(
             }
             return Ok(());
         }
-        tracker.backend(h.tag, &rest[HEADER_LEN..h.frame_len]);
+        if let Some(replacement) = tracker.backend(h.tag, &rest[HEADER_LEN..h.frame_len]) {
+            edits.push((*pos..*pos + h.frame_len, replacement));
+        }
         *pos += h.frame_len;
     }
     Ok(())

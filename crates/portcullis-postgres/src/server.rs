@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use portcullis_core::config::Connection;
 use portcullis_core::gateway::Gateway;
+use portcullis_sql::Classifier;
 
 use crate::backend::Target;
 use crate::cancel::CancelRegistry;
@@ -23,6 +24,8 @@ pub struct PostgresServer {
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) cancels: CancelRegistry,
+    /// Shared by all sessions, so the statement-shape cache is too.
+    pub(crate) classifier: Arc<Classifier>,
     /// Target TLS configurations, built once per connection.
     upstream_tls: Mutex<HashMap<String, Option<Arc<ClientConfig>>>>,
 }
@@ -33,6 +36,7 @@ impl PostgresServer {
             gateway,
             tls,
             cancels: CancelRegistry::default(),
+            classifier: Arc::new(Classifier::new(portcullis_sql::DEFAULT_CACHE_BYTES)),
             upstream_tls: Mutex::new(HashMap::new()),
         }
     }

@@ -10,11 +10,13 @@ use tokio::sync::watch;
 
 use portcullis_core::access::AccessError;
 use portcullis_core::auth::AuthError;
+use portcullis_core::policy::Subject;
 use portcullis_core::record::{Event, SessionClose, SessionOpen};
 use portcullis_core::time::now_micros;
 
 use crate::backend;
 use crate::frontend::{ClientHello, Handshake, handshake, send_fatal};
+use crate::guard::Guard;
 use crate::protocol::backend as b;
 use crate::protocol::sqlstate;
 use crate::relay::Relay;
@@ -87,6 +89,27 @@ impl PostgresServer {
         };
         let name = access.connection.name.clone();
         let unavailable = format!("connection \"{name}\" is unavailable");
+        let config = self.gateway.config();
+        let Some(policy) = config.policy(access.policy.as_deref()) else {
+            // Validation makes this unreachable; fail closed all the same.
+            tracing::error!(connection = %name, "policy not found");
+            send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "internal error").await;
+            return;
+        };
+        let mut guard = Guard::new(
+            policy.clone(),
+            self.classifier.clone(),
+            Subject::new(principal.identity.clone(), principal.groups.clone()),
+            name.clone(),
+        );
+        if let Some(v) = guard.judge_startup(&startup.params)
+            && !v.is_allowed()
+        {
+            let (message, detail, _) = guard.refusal(&v);
+            tracing::warn!(%peer, identity = %principal.identity, connection = %name, rule = v.rule.as_deref().unwrap_or(""), "startup parameters refused");
+            send_fatal(&mut stream, sqlstate::INSUFFICIENT_PRIVILEGE, &format!("{message}: {detail}")).await;
+            return;
+        }
 
         let target = match self.target(&access.connection) {
             Ok(t) => t,
@@ -130,6 +153,8 @@ impl PostgresServer {
             client_addr: peer.to_string(),
             connection: name.clone(),
             protocol: "postgres".into(),
+            policy: Some(policy.name().to_string()),
+            policy_version: Some(policy.version().to_string()),
         });
         if recorder.record(opened).await.is_err() {
             send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "session recording is unavailable").await;
@@ -148,6 +173,7 @@ impl PostgresServer {
         let ended = if greeted {
             Relay {
                 tracker: &tracker,
+                guard,
                 recorder,
                 max_message: self.gateway.config().limits.max_message_bytes,
                 shutdown,

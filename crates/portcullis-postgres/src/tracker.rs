@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use portcullis_core::policy::{Action, Verdict};
 use portcullis_core::record::{Event, StatementRecord, StatementStatus};
 use portcullis_core::time::now_micros;
 
@@ -16,16 +17,45 @@ use crate::protocol::backend as b;
 use crate::protocol::frontend as f;
 use crate::protocol::frame::FrameError;
 
+/// The guardrail decision a statement ran (or was stopped) under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    pub action: Action,
+    pub rule: Option<String>,
+    pub observed: bool,
+}
+
+impl From<&Verdict> for Judged {
+    fn from(v: &Verdict) -> Judged {
+        Judged {
+            action: v.action,
+            rule: v.rule.clone(),
+            observed: v.observed,
+        }
+    }
+}
+
+/// A statement as prepared or bound: its text and the verdict it got.
+#[derive(Debug, Clone)]
+struct Known {
+    text: Arc<str>,
+    judged: Option<Arc<Judged>>,
+}
+
 /// A statement the target is working on.
 #[derive(Debug)]
 struct InFlight {
     seq: u64,
     text: Arc<str>,
+    judged: Option<Arc<Judged>>,
     started: Instant,
     started_at: i64,
     rows: Option<u64>,
     data_rows: u64,
     error: Option<String>,
+    /// Set when the gateway stopped the statement: the target was sent a
+    /// stand-in that fails, and its error is replaced with this frame.
+    refusal: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -33,7 +63,8 @@ enum Pending {
     Query(InFlight),
     Execute(InFlight),
     FunctionCall(InFlight),
-    Parse,
+    /// A Parse; `Some` when the gateway refused it.
+    Parse(Option<InFlight>),
     Bind,
     Describe,
     Close,
@@ -43,8 +74,8 @@ enum Pending {
 pub struct Tracker {
     session_id: Arc<str>,
     seq: u64,
-    prepared: HashMap<Vec<u8>, Arc<str>>,
-    portals: HashMap<Vec<u8>, Arc<str>>,
+    prepared: HashMap<Vec<u8>, Known>,
+    portals: HashMap<Vec<u8>, Known>,
     pending: VecDeque<Pending>,
     done: Vec<Event>,
 }
@@ -65,50 +96,80 @@ impl Tracker {
         }
     }
 
-    fn start(&mut self, text: Arc<str>) -> InFlight {
+    fn start(&mut self, text: Arc<str>, judged: Option<Arc<Judged>>) -> InFlight {
         self.seq += 1;
         InFlight {
             seq: self.seq,
             text,
+            judged,
             started: Instant::now(),
             started_at: now_micros(),
             rows: None,
             data_rows: 0,
             error: None,
+            refusal: None,
         }
+    }
+
+    /// A simple Query on its way to the target, with its verdict.
+    pub fn query(&mut self, sql: &[u8], judged: Option<Judged>) {
+        let s = self.start(text_of(sql), judged.map(Arc::new));
+        self.pending.push_back(Pending::Query(s));
+    }
+
+    /// A request the gateway refused (a Query, or a FunctionCall): the
+    /// target gets a stand-in Query that fails, whose error becomes `refusal`.
+    pub fn refused_query(&mut self, text: &[u8], judged: Judged, reason: String, refusal: Vec<u8>) {
+        let mut s = self.start(text_of(text), Some(Arc::new(judged)));
+        s.error = Some(reason);
+        s.refusal = Some(refusal);
+        self.pending.push_back(Pending::Query(s));
+    }
+
+    /// A Parse on its way to the target, with its verdict.
+    pub fn parse(&mut self, name: &[u8], sql: &[u8], judged: Option<Judged>) {
+        self.prepared.insert(
+            name.to_vec(),
+            Known {
+                text: text_of(sql),
+                judged: judged.map(Arc::new),
+            },
+        );
+        self.pending.push_back(Pending::Parse(None));
+    }
+
+    /// A Parse the gateway refused: the target gets a Parse that fails.
+    pub fn refused_parse(&mut self, sql: &[u8], judged: Judged, reason: String, refusal: Vec<u8>) {
+        let mut s = self.start(text_of(sql), Some(Arc::new(judged)));
+        s.error = Some(reason);
+        s.refusal = Some(refusal);
+        self.pending.push_back(Pending::Parse(Some(s)));
     }
 
     /// Notes a complete client message on its way to the target.
     pub fn frontend(&mut self, tag: u8, body: &[u8]) -> Result<(), FrameError> {
         match tag {
-            f::QUERY => {
-                let sql = f::query(body)?;
-                let s = self.start(text_of(sql));
-                self.pending.push_back(Pending::Query(s));
-            }
+            f::QUERY => self.query(f::query(body)?, None),
             f::PARSE => {
                 let (name, sql) = f::parse(body)?;
-                self.prepared.insert(name.to_vec(), text_of(sql));
-                self.pending.push_back(Pending::Parse);
+                self.parse(name, sql, None);
             }
             f::BIND => {
                 let (portal, statement) = f::bind(body)?;
-                let text = self
-                    .prepared
-                    .get(statement)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from("<unknown prepared statement>"));
-                self.portals.insert(portal.to_vec(), text);
+                let known = self.prepared.get(statement).cloned().unwrap_or_else(|| Known {
+                    text: Arc::from("<statement prepared with SQL PREPARE>"),
+                    judged: None,
+                });
+                self.portals.insert(portal.to_vec(), known);
                 self.pending.push_back(Pending::Bind);
             }
             f::EXECUTE => {
                 let portal = f::execute(body)?;
-                let text = self
-                    .portals
-                    .get(portal)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from("<unknown portal>"));
-                let s = self.start(text);
+                let known = self.portals.get(portal).cloned().unwrap_or_else(|| Known {
+                    text: Arc::from("<unknown portal>"),
+                    judged: None,
+                });
+                let s = self.start(known.text, known.judged);
                 self.pending.push_back(Pending::Execute(s));
             }
             f::DESCRIBE => {
@@ -126,7 +187,7 @@ impl Tracker {
             }
             f::SYNC => self.pending.push_back(Pending::Sync),
             f::FUNCTION_CALL => {
-                let s = self.start(Arc::from("<FunctionCall>"));
+                let s = self.start(Arc::from("<FunctionCall>"), None);
                 self.pending.push_back(Pending::FunctionCall(s));
             }
             _ => {}
@@ -134,13 +195,14 @@ impl Tracker {
         Ok(())
     }
 
-    /// Notes a complete (or, for DataRow, started) server message on its way to the client.
-    pub fn backend(&mut self, tag: u8, body: &[u8]) {
+    /// Notes a complete (or, for DataRow, started) server message on its
+    /// way to the client; returns the frame to send instead, if any.
+    pub fn backend(&mut self, tag: u8, body: &[u8]) -> Option<Vec<u8>> {
         match tag {
             b::PARSE_COMPLETE | b::BIND_COMPLETE | b::CLOSE_COMPLETE => {
                 if matches!(
                     self.pending.front(),
-                    Some(Pending::Parse | Pending::Bind | Pending::Close)
+                    Some(Pending::Parse(_) | Pending::Bind | Pending::Close)
                 ) {
                     self.pending.pop_front();
                 }
@@ -188,10 +250,11 @@ impl Tracker {
                     self.finish(s, StatementStatus::Ok);
                 }
             }
-            b::ERROR_RESPONSE => self.error(body),
+            b::ERROR_RESPONSE => return self.error(body),
             b::READY_FOR_QUERY => self.ready(),
             _ => {}
         }
+        None
     }
 
     fn current(&mut self) -> Option<&mut InFlight> {
@@ -201,26 +264,38 @@ impl Tracker {
         }
     }
 
-    fn error(&mut self, body: &[u8]) {
-        let text = match b::error_fields(body) {
+    fn error(&mut self, body: &[u8]) -> Option<Vec<u8>> {
+        let text = || match b::error_fields(body) {
             Ok(e) => format!("{}: {}", e.code, e.message),
             Err(_) => "malformed error from target".to_string(),
         };
         match self.pending.front_mut() {
             Some(Pending::Query(s)) => {
-                if s.error.is_none() {
-                    s.error = Some(text);
+                // A refused query's stand-in fails exactly once: say why instead.
+                if let Some(refusal) = s.refusal.take() {
+                    return Some(refusal);
                 }
+                if s.error.is_none() {
+                    s.error = Some(text());
+                }
+                None
             }
-            Some(Pending::Sync) | None => {}
+            Some(Pending::Sync) | None => None,
             Some(_) => {
-                if let Some(Pending::Execute(mut s) | Pending::FunctionCall(mut s)) =
-                    self.pending.pop_front()
-                {
-                    s.error = Some(text);
-                    self.finish(s, StatementStatus::Error);
+                let mut replacement = None;
+                match self.pending.pop_front() {
+                    Some(Pending::Execute(mut s) | Pending::FunctionCall(mut s)) => {
+                        s.error = Some(text());
+                        self.finish(s, StatementStatus::Error);
+                    }
+                    Some(Pending::Parse(Some(mut s))) => {
+                        replacement = s.refusal.take();
+                        self.finish(s, StatementStatus::Blocked);
+                    }
+                    _ => {}
                 }
                 self.skip_to_sync(StatementStatus::Skipped);
+                replacement
             }
         }
     }
@@ -231,8 +306,11 @@ impl Tracker {
             if matches!(p, Pending::Sync | Pending::Query(_)) {
                 break;
             }
-            if let Some(Pending::Execute(s) | Pending::FunctionCall(s)) = self.pending.pop_front() {
-                self.finish(s, status);
+            match self.pending.pop_front() {
+                Some(Pending::Execute(s) | Pending::FunctionCall(s)) => self.finish(s, status),
+                // Refused by the gateway and, besides, skipped by the target.
+                Some(Pending::Parse(Some(s))) => self.finish(s, StatementStatus::Blocked),
+                _ => {}
             }
         }
     }
@@ -241,7 +319,13 @@ impl Tracker {
         self.skip_to_sync(StatementStatus::Interrupted);
         match self.pending.pop_front() {
             Some(Pending::Query(s)) => {
-                let status = if s.error.is_some() {
+                let blocked = s
+                    .judged
+                    .as_ref()
+                    .is_some_and(|j| j.action != Action::Allow);
+                let status = if blocked {
+                    StatementStatus::Blocked
+                } else if s.error.is_some() {
                     StatementStatus::Error
                 } else {
                     StatementStatus::Ok
@@ -258,6 +342,7 @@ impl Tracker {
             StatementStatus::Ok | StatementStatus::Error => s.rows.or(Some(s.data_rows)),
             _ => None,
         };
+        let judged = s.judged.as_deref();
         self.done.push(Event::Statement(StatementRecord {
             session_id: self.session_id.to_string(),
             seq: s.seq,
@@ -267,6 +352,9 @@ impl Tracker {
             rows,
             status,
             error: s.error,
+            verdict: judged.map(|j| j.action.as_str().to_string()),
+            rule: judged.and_then(|j| j.rule.clone()),
+            observed: judged.is_some_and(|j| j.observed),
         }));
     }
 
@@ -278,7 +366,7 @@ impl Tracker {
     /// Marks everything still in flight as interrupted (session ending).
     pub fn interrupt_all(&mut self) -> Vec<Event> {
         while let Some(p) = self.pending.pop_front() {
-            if let Pending::Query(s) | Pending::Execute(s) | Pending::FunctionCall(s) = p {
+            if let Pending::Query(s) | Pending::Execute(s) | Pending::FunctionCall(s) | Pending::Parse(Some(s)) = p {
                 self.finish(s, StatementStatus::Interrupted);
             }
         }

@@ -37,4 +37,10 @@ pub const MIGRATIONS: &[&str] = &[
         error TEXT,
         PRIMARY KEY (session_id, seq)
     ) WITHOUT ROWID;",
+    // 2: guardrail verdicts, and the policy each session ran under.
+    "ALTER TABLE statements ADD COLUMN verdict TEXT;
+    ALTER TABLE statements ADD COLUMN rule TEXT;
+    ALTER TABLE statements ADD COLUMN observed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN policy TEXT;
+    ALTER TABLE sessions ADD COLUMN policy_version TEXT;",
 ];

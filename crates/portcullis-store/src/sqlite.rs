@@ -101,7 +101,7 @@ const TOKEN_COLUMNS: &str =
 
 const SESSION_COLUMNS: &str = "s.id, s.started_at, s.identity, s.auth_method, s.client_addr, \
      s.connection, s.protocol, s.ended_at, s.reason, s.detail, \
-     (SELECT count(*) FROM statements st WHERE st.session_id = s.id)";
+     (SELECT count(*) FROM statements st WHERE st.session_id = s.id), s.policy, s.policy_version";
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionSummary> {
     Ok(SessionSummary {
@@ -113,6 +113,8 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionSummary> {
             client_addr: r.get(4)?,
             connection: r.get(5)?,
             protocol: r.get(6)?,
+            policy: r.get(11)?,
+            policy_version: r.get(12)?,
         },
         ended_at: r.get(7)?,
         reason: r.get(8)?,
@@ -195,14 +197,14 @@ impl Store for SqliteStore {
         {
             let mut open = tx
                 .prepare_cached(
-                    "INSERT INTO sessions (id, started_at, identity, auth_method, client_addr, connection, protocol) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO sessions (id, started_at, identity, auth_method, client_addr, connection, protocol, policy, policy_version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(err)?;
             let mut statement = tx
                 .prepare_cached(
-                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(err)?;
             let mut close = tx
@@ -219,7 +221,9 @@ impl Store for SqliteStore {
                         o.auth_method,
                         o.client_addr,
                         o.connection,
-                        o.protocol
+                        o.protocol,
+                        o.policy,
+                        o.policy_version
                     ]),
                     Event::Statement(s) => statement.execute(params![
                         s.session_id,
@@ -229,7 +233,10 @@ impl Store for SqliteStore {
                         s.duration_us,
                         s.rows.map(|r| r as i64),
                         s.status.as_str(),
-                        s.error
+                        s.error,
+                        s.verdict,
+                        s.rule,
+                        s.observed
                     ]),
                     Event::Close(c) => {
                         close.execute(params![c.session_id, c.ended_at, c.reason, c.detail])
@@ -276,7 +283,7 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error \
+                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed \
                  FROM statements WHERE session_id = ?1 ORDER BY seq",
             )
             .map_err(err)?;
@@ -292,6 +299,9 @@ impl Store for SqliteStore {
                     rows: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
                     status: StatementStatus::parse(&status).unwrap_or(StatementStatus::Error),
                     error: r.get(7)?,
+                    verdict: r.get(8)?,
+                    rule: r.get(9)?,
+                    observed: r.get(10)?,
                 })
             })
             .map_err(err)?;
@@ -320,6 +330,8 @@ mod tests {
             client_addr: "127.0.0.1:1".into(),
             connection: "demo".into(),
             protocol: "postgres".into(),
+            policy: Some("no-destructive".into()),
+            policy_version: Some("v1".into()),
         })
     }
 
@@ -335,6 +347,9 @@ mod tests {
             rows: Some(1),
             status: StatementStatus::Ok,
             error: None,
+            verdict: Some("allow".into()),
+            rule: None,
+            observed: false,
         };
         s.append(&[
             open_event("a", 1),

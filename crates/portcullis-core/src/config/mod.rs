@@ -12,7 +12,6 @@ mod model;
 mod validate;
 
 pub use error::ConfigError;
-pub use validate::BUILTIN_POLICIES;
 pub use model::*;
 
 use std::path::{Path, PathBuf};

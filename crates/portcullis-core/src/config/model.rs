@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use crate::policy::{Policy, PolicyConfig};
 use crate::secret::Secret;
 
 /// The file as written, before cross-references are checked.
@@ -27,7 +30,7 @@ pub struct RawConfig {
     #[serde(default, rename = "grant")]
     pub grants: Vec<RawGrant>,
     #[serde(default, rename = "policy")]
-    pub policies: BTreeMap<String, toml::Value>,
+    pub policies: BTreeMap<String, PolicyConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,7 +132,8 @@ pub struct Config {
     pub connections: Vec<Connection>,
     pub identities: Vec<Identity>,
     pub grants: Vec<Grant>,
-    pub policies: BTreeMap<String, toml::Value>,
+    /// Compiled policies: the built-in presets and every `[policy.NAME]`.
+    pub policies: BTreeMap<String, Arc<Policy>>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +171,7 @@ pub struct Connection {
     pub password: Option<Secret>,
     pub tls: UpstreamTlsMode,
     pub ca: Option<PathBuf>,
+    /// `None` means [`DEFAULT_POLICY`].
     pub policy: Option<String>,
 }
 
@@ -198,4 +203,12 @@ impl Config {
     pub fn identity(&self, name: &str) -> Option<&Identity> {
         self.identities.iter().find(|i| i.name == name)
     }
+
+    /// The compiled policy `name`, or `DEFAULT_POLICY` when `None`.
+    pub fn policy(&self, name: Option<&str>) -> Option<Arc<Policy>> {
+        self.policies.get(name.unwrap_or(DEFAULT_POLICY)).cloned()
+    }
 }
+
+/// The policy of a connection that names none: secure by default.
+pub const DEFAULT_POLICY: &str = "no-destructive";

@@ -1,10 +1,12 @@
 //! Cross-reference checks and secret resolution for a parsed configuration.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::model::*;
+use crate::policy::{PRESET_NAMES, Policy};
 use crate::secret::Secret;
 
 /// The first problem found, with the field path it concerns.
@@ -25,6 +27,7 @@ const DEFAULT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
     let listen = listen(raw.listen, base)?;
     let limits = limits(raw.limits)?;
+    let policies = policies(&raw.policies)?;
 
     let mut names = HashSet::new();
     let mut connections = Vec::with_capacity(raw.connections.len());
@@ -43,7 +46,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
             return Err(issue(at("address"), "expected HOST:PORT"));
         }
         if let Some(policy) = &c.policy {
-            check_policy_name(policy, &raw.policies, &at("policy"))?;
+            check_policy_name(policy, &policies, &at("policy"))?;
         }
         let password = match c.password {
             Some(source) => Some(resolve_secret(&source, base, &at("password"))?),
@@ -114,7 +117,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
             }
         }
         if let Some(policy) = &g.policy {
-            check_policy_name(policy, &raw.policies, &at("policy"))?;
+            check_policy_name(policy, &policies, &at("policy"))?;
         }
         grants.push(Grant {
             subject,
@@ -134,8 +137,28 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         connections,
         identities,
         grants,
-        policies: raw.policies,
+        policies,
     })
+}
+
+/// Compiles the presets and every declared policy; a declared policy may
+/// not take a preset's name.
+fn policies(declared: &BTreeMap<String, crate::policy::PolicyConfig>) -> Result<BTreeMap<String, Arc<Policy>>, Issue> {
+    let mut out = BTreeMap::new();
+    for name in PRESET_NAMES {
+        let p = Policy::preset(name).map_err(|e| issue(format!("policy.{name}"), e.to_string()))?;
+        out.insert(name.to_string(), Arc::new(p));
+    }
+    for (name, config) in declared {
+        let path = format!("policy.{name}");
+        if PRESET_NAMES.contains(&name.as_str()) {
+            return Err(issue(path, format!("{name:?} is a built-in preset; name your policy differently and list the preset in `presets`")));
+        }
+        check_name(name, &path)?;
+        let p = Policy::compile(name, config).map_err(|e| issue(path, e.to_string()))?;
+        out.insert(name.clone(), Arc::new(p));
+    }
+    Ok(out)
 }
 
 fn listen(raw: RawListen, base: &Path) -> Result<Listen, Issue> {
@@ -208,15 +231,12 @@ fn check_name(name: &str, path: &str) -> Result<(), Issue> {
     }
 }
 
-/// Built-in policy names that need no `[policy.NAME]` table.
-pub const BUILTIN_POLICIES: &[&str] = &["allow-all", "read-only", "no-destructive", "production"];
-
 fn check_policy_name(
     name: &str,
-    declared: &std::collections::BTreeMap<String, toml::Value>,
+    declared: &BTreeMap<String, Arc<Policy>>,
     path: &str,
 ) -> Result<(), Issue> {
-    if BUILTIN_POLICIES.contains(&name) || declared.contains_key(name) {
+    if declared.contains_key(name) {
         Ok(())
     } else {
         Err(issue(path, format!("unknown policy {name:?}")))

@@ -34,6 +34,11 @@ pub struct SessionOpen {
     pub client_addr: String,
     pub connection: String,
     pub protocol: String,
+    /// The policy in force and its version.
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub policy_version: Option<String>,
 }
 
 /// How a statement ended.
@@ -88,6 +93,16 @@ pub struct StatementRecord {
     pub status: StatementStatus,
     /// `SQLSTATE: message` of an error, or why the statement was stopped.
     pub error: Option<String>,
+    /// The guardrail verdict (`allow`, `block`, `review`); `None` on an
+    /// unguarded (allow-all) connection, where nothing is judged.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// The deciding rule, e.g. `no-destructive/drop`.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// True when an observe-mode policy let through what it would have stopped.
+    #[serde(default)]
+    pub observed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -62,6 +62,17 @@ pub struct ErrorFields {
 }
 
 pub fn error_response(out: &mut Vec<u8>, severity: Severity, code: &str, message: &str, hint: Option<&str>) {
+    error_response_full(out, severity, code, message, None, hint);
+}
+
+pub fn error_response_full(
+    out: &mut Vec<u8>,
+    severity: Severity,
+    code: &str,
+    message: &str,
+    detail: Option<&str>,
+    hint: Option<&str>,
+) {
     write_frame(out, ERROR_RESPONSE, |b| {
         b.push(b'S');
         put_cstr(b, severity.as_bytes());
@@ -71,6 +82,10 @@ pub fn error_response(out: &mut Vec<u8>, severity: Severity, code: &str, message
         put_cstr(b, code.as_bytes());
         b.push(b'M');
         put_cstr(b, message.as_bytes());
+        if let Some(d) = detail {
+            b.push(b'D');
+            put_cstr(b, d.as_bytes());
+        }
         if let Some(h) = hint {
             b.push(b'H');
             put_cstr(b, h.as_bytes());

@@ -48,6 +48,7 @@ address = "127.0.0.1:5432"
 database = "test"
 user = "postgres"
 tls = "disable"
+policy = "allow-all"
 
 [[identity]]
 name = "demo"

@@ -1,0 +1,299 @@
+//! Applies a connection's policy to everything a client asks the target to
+//! run: simple queries, Parse, FunctionCall and startup parameters.
+//!
+//! The guard keeps the session's prepared statements (SQL `PREPARE` and
+//! protocol-level Parse share one namespace in PostgreSQL), so that
+//! `EXECUTE name` is judged as the statement it runs rather than waved
+//! through or blocked blindly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portcullis_core::policy::{Action, Policy, Subject, Verdict};
+use portcullis_core::statement::StatementInfo;
+use portcullis_sql::Classifier;
+
+pub struct Guard {
+    policy: Arc<Policy>,
+    classifier: Arc<Classifier>,
+    subject: Subject,
+    connection: String,
+    prepared: HashMap<String, StatementInfo>,
+}
+
+impl Guard {
+    pub fn new(policy: Arc<Policy>, classifier: Arc<Classifier>, subject: Subject, connection: String) -> Guard {
+        Guard {
+            policy,
+            classifier,
+            subject,
+            connection,
+            prepared: HashMap::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Judges SQL text; `None` when the policy guards nothing (allow-all),
+    /// so the hot path skips classification entirely.
+    pub fn judge_sql(&mut self, sql: &[u8]) -> Option<Verdict> {
+        if !self.policy.is_guarded() {
+            return None;
+        }
+        let Ok(text) = std::str::from_utf8(sql) else {
+            return Some(self.policy.unparseable("the statement is not valid UTF-8"));
+        };
+        let statements = match self.classifier.classify(text) {
+            Ok(s) => s,
+            Err(e) => return Some(self.policy.unparseable(&e.to_string())),
+        };
+        let verdict = if statements.iter().any(|s| s.command == "EXECUTE") {
+            let resolved: Vec<StatementInfo> = statements
+                .iter()
+                .map(|s| s.resolve_execute(|name| self.prepared.get(name)))
+                .collect();
+            self.policy.evaluate(&resolved, &self.subject)
+        } else {
+            self.policy.evaluate(&statements, &self.subject)
+        };
+        if verdict.is_allowed() {
+            for s in statements.iter() {
+                self.track(s);
+            }
+        }
+        Some(verdict)
+    }
+
+    /// Judges a protocol-level Parse, remembering the statement under `name`.
+    pub fn judge_parse(&mut self, name: &[u8], sql: &[u8]) -> Option<Verdict> {
+        let verdict = self.judge_sql(sql)?;
+        if verdict.is_allowed()
+            && !name.is_empty()
+            && let (Ok(name), Ok(text)) = (std::str::from_utf8(name), std::str::from_utf8(sql))
+            && let Ok(statements) = self.classifier.classify(text)
+            && let [one] = &statements[..]
+        {
+            self.prepared.entry(name.to_string()).or_insert_with(|| one.clone());
+        }
+        Some(verdict)
+    }
+
+    /// A protocol-level Close of a prepared statement.
+    pub fn closed(&mut self, name: &[u8]) {
+        if let Ok(name) = std::str::from_utf8(name) {
+            self.prepared.remove(name);
+        }
+    }
+
+    /// The FunctionCall message calls a function by OID, which no policy
+    /// can judge: blocked on every guarded connection.
+    pub fn judge_function_call(&self) -> Option<Verdict> {
+        if !self.policy.is_guarded() {
+            return None;
+        }
+        Some(self.policy.unparseable(
+            "the FunctionCall protocol message calls a function by OID; use SELECT instead",
+        ))
+    }
+
+    /// Startup parameters other than user and database are settings the
+    /// server applies before any statement: each is judged as the `SET` it
+    /// amounts to, and `options` must consist of `-c name=value` pairs.
+    pub fn judge_startup(&mut self, params: &[(String, String)]) -> Option<Verdict> {
+        if !self.policy.is_guarded() {
+            return None;
+        }
+        let mut settings = Vec::new();
+        for (name, value) in params {
+            if name == "options" {
+                match parse_options(value) {
+                    Some(pairs) => settings.extend(pairs),
+                    None => {
+                        return Some(self.policy.unparseable(&format!(
+                            "startup option {value:?} is not a list of -c name=value settings"
+                        )));
+                    }
+                }
+            } else {
+                settings.push((name.clone(), value.clone()));
+            }
+        }
+        let mut worst: Option<Verdict> = None;
+        for (name, value) in settings {
+            if !is_identifier(&name) {
+                return Some(self.policy.unparseable(&format!("startup parameter {name:?} is not a setting name")));
+            }
+            let sql = format!("SET {name} = '{}'", value.replace('\'', "''"));
+            let Some(v) = self.judge_sql(sql.as_bytes()) else {
+                continue;
+            };
+            if worst.as_ref().is_none_or(|w| v.action > w.action) {
+                worst = Some(v);
+            }
+        }
+        worst
+    }
+
+    /// Keeps the prepared-statement map in step with what the server will hold.
+    fn track(&mut self, s: &StatementInfo) {
+        match (s.command.as_str(), s.prepared_name.as_deref()) {
+            ("PREPARE", Some(name)) => {
+                if let Some(inner) = &s.inner {
+                    // A duplicate name fails on the server, which keeps the first.
+                    self.prepared.entry(name.to_string()).or_insert_with(|| (**inner).clone());
+                }
+            }
+            ("DEALLOCATE", Some("ALL")) => self.prepared.clear(),
+            ("DEALLOCATE", Some(name)) => {
+                self.prepared.remove(name);
+            }
+            ("DISCARD", _) => self.prepared.clear(),
+            _ => {}
+        }
+    }
+
+    /// The ErrorResponse fields for a verdict that stops a statement.
+    pub fn refusal(&self, v: &Verdict) -> (String, String, String) {
+        let rule = v.rule.as_deref().unwrap_or("default");
+        let message = match v.action {
+            Action::Review => format!(
+                "statement requires review (guardrail \"{rule}\" on connection {}); reviews are not enabled on this gateway, so it was not run",
+                self.connection
+            ),
+            _ => format!("blocked by guardrail \"{rule}\" on connection {}", self.connection),
+        };
+        let hint = v.hint.clone().unwrap_or_else(|| {
+            "retrying the same statement will not help; ask an administrator if it should be allowed".into()
+        });
+        (message, v.message.clone(), hint)
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+/// Splits a startup `options` value the way the server does (whitespace
+/// separated, backslash escapes the next character) and keeps only
+/// `-c name=value` / `--name=value` settings; anything else is `None`.
+fn parse_options(value: &str) -> Option<Vec<(String, String)>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = value.chars();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                word.push(chars.next()?);
+                in_word = true;
+            }
+            c if c.is_ascii_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    let mut out = Vec::new();
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        let setting = if w == "-c" {
+            it.next()?
+        } else if let Some(rest) = w.strip_prefix("-c") {
+            rest.to_string()
+        } else if let Some(rest) = w.strip_prefix("--") {
+            rest.to_string()
+        } else {
+            return None;
+        };
+        let (name, value) = setting.split_once('=')?;
+        out.push((name.replace('-', "_"), value.to_string()));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_split_like_the_server_does() {
+        assert_eq!(
+            parse_options("-c statement_timeout=5s --search-path=a,b -csession_replication_role=replica"),
+            Some(vec![
+                ("statement_timeout".into(), "5s".into()),
+                ("search_path".into(), "a,b".into()),
+                ("session_replication_role".into(), "replica".into()),
+            ])
+        );
+        assert_eq!(
+            parse_options(r"-c application_name=a\ b"),
+            Some(vec![("application_name".into(), "a b".into())])
+        );
+        assert_eq!(parse_options("-d 5"), None);
+        assert_eq!(parse_options("-c"), None);
+        assert_eq!(parse_options("-c novalue"), None);
+        assert_eq!(parse_options(""), Some(vec![]));
+    }
+
+    fn guard(policy: &str) -> Guard {
+        Guard::new(
+            Arc::new(Policy::preset(policy).unwrap()),
+            Arc::new(Classifier::new(1 << 20)),
+            Subject::new("t", vec![]),
+            "c".into(),
+        )
+    }
+
+    #[test]
+    fn execute_is_judged_as_what_it_runs() {
+        let mut g = guard("no-destructive");
+        assert!(g.judge_sql(b"PREPARE ok AS SELECT 1").unwrap().is_allowed());
+        assert!(g.judge_sql(b"EXECUTE ok").unwrap().is_allowed());
+        assert!(!g.judge_sql(b"PREPARE bad AS DELETE FROM t").unwrap().is_allowed());
+        // Never prepared (blocked), so EXECUTE stays opaque and is blocked.
+        assert!(!g.judge_sql(b"EXECUTE bad").unwrap().is_allowed());
+        assert!(g.judge_sql(b"DEALLOCATE ok").unwrap().is_allowed());
+        assert!(!g.judge_sql(b"EXECUTE ok").unwrap().is_allowed(), "deallocated");
+        // Protocol-level Parse shares the namespace.
+        assert!(g.judge_parse(b"s1", b"SELECT $1::int").unwrap().is_allowed());
+        assert!(g.judge_sql(b"EXECUTE s1(1)").unwrap().is_allowed());
+    }
+
+    #[test]
+    fn startup_settings_are_judged_as_sets() {
+        let mut g = guard("no-destructive");
+        let ok = vec![("application_name".to_string(), "psql".to_string()), ("client_encoding".into(), "UTF8".into())];
+        assert!(g.judge_startup(&ok).is_none_or(|v| v.is_allowed()));
+        for bad in [
+            vec![("options".to_string(), "-c session_replication_role=replica".to_string())],
+            vec![("session_replication_role".to_string(), "replica".to_string())],
+            vec![("options".to_string(), "-d 5".to_string())],
+            vec![("client_encoding".to_string(), "SJIS".to_string())],
+            vec![("x'; DROP TABLE t; --".to_string(), "1".to_string())],
+        ] {
+            assert!(!g.judge_startup(&bad).unwrap().is_allowed(), "{bad:?}");
+        }
+        assert!(guard("allow-all").judge_startup(&[("options".into(), "-d 5".into())]).is_none());
+    }
+
+    #[test]
+    fn non_utf8_and_function_calls_fail_closed() {
+        let mut g = guard("read-only");
+        assert!(!g.judge_sql(b"SELECT '\xff'").unwrap().is_allowed());
+        assert!(!g.judge_function_call().unwrap().is_allowed());
+        assert!(!g.judge_sql(b"SELEC 1").unwrap().is_allowed());
+    }
+}
