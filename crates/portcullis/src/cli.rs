@@ -30,6 +30,37 @@ pub enum Command {
     /// TLS certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Guardrail policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Classify statements and show the verdict each would get; exits 1 if
+    /// any would be blocked or held for review.
+    Check(PolicyCheckArgs),
+}
+
+#[derive(Args)]
+pub struct PolicyCheckArgs {
+    /// Judge with the policy of this connection (from --config).
+    #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
+    pub connection: Option<String>,
+    /// Judge with a built-in preset; needs no configuration.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Judge as this identity (its groups and grants apply).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Read statements from a file instead of the argument.
+    #[arg(long, conflicts_with = "sql")]
+    pub file: Option<PathBuf>,
+    /// The statements (several may be separated by semicolons).
+    #[arg(required_unless_present = "file")]
+    pub sql: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Subcommand)]

@@ -140,3 +140,52 @@ fn cert_dev_enables_tls_and_require_tls_refuses_plaintext() {
     );
     assert_eq!(ok.trim(), "1");
 }
+
+#[test]
+fn policy_check_reports_verdicts_and_exit_codes() {
+    let run = |args: &[&str]| Command::new(bin()).args(args).output().unwrap();
+    // A preset needs no configuration.
+    let out = run(&["policy", "check", "--preset", "no-destructive", "--format", "json", "SELECT 1; DROP TABLE t"]);
+    assert_eq!(out.status.code(), Some(1), "blocked statements make it fail");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "allow");
+    assert_eq!(lines[1]["verdict"], "block");
+    assert_eq!(lines[1]["rule"], "no-destructive/drop");
+    assert_eq!(lines[1]["classification"]["command"], "DROP");
+    let out = run(&["policy", "check", "--preset", "read-only", "SELECT * FROM orders"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ALLOW"));
+    // Unparseable text fails closed.
+    let out = run(&["policy", "check", "--preset", "read-only", "--format", "json", "SELEC 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fail-closed/unparseable"));
+
+    // Through a configuration: the connection's policy, narrowed per identity by its grant.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{BASE}policy = \"strict\"\n\n[policy.strict]\npresets = [\"production\"]\n\n[[rule]]\n\n[[identity]]\nname = \"contractor\"\ngroups = [\"contractors\"]\n\n[[grant]]\ngroup = \"contractors\"\nconnections = [\"db\"]\npolicy = \"read-only\"\n"
+        )
+        .replace("[[rule]]\n\n", "[[policy.strict.rule]]\nname = \"no-payments\"\naction = \"block\"\ntables = [\"public.payments\"]\n\n"),
+    )
+    .unwrap();
+    let sql_file = dir.path().join("q.sql");
+    std::fs::write(&sql_file, "SELECT * FROM payments;\nUPDATE accounts SET x = 1 WHERE id = 2;\n").unwrap();
+    let cfg_s = cfg.display().to_string();
+    let file_s = sql_file.display().to_string();
+    let out = run(&["policy", "check", "--config", &cfg_s, "--connection", "db", "--file", &file_s, "--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("strict/no-payments"), "{text}");
+    let out = run(&["policy", "check", "--config", &cfg_s, "--connection", "db", "--identity", "contractor", "--format", "json", "UPDATE accounts SET x = 1 WHERE id = 2"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("\"policy\":\"read-only\""), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -2,6 +2,7 @@
 
 mod cert;
 mod config;
+mod policy;
 mod serve;
 mod sessions;
 mod token;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(c) => token::run(&cli.config, c),
         Command::Sessions(c) => sessions::run(&cli.config, c),
         Command::Cert(c) => cert::run(c),
+        Command::Policy(c) => policy::run(&cli.config, c),
     }
 }
 
