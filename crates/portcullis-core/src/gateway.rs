@@ -61,7 +61,11 @@ impl Gateway {
         }))
     }
 
-    pub fn authorize(&self, principal: &Principal, connection: &str) -> Result<Access, AccessError> {
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        connection: &str,
+    ) -> Result<Access, AccessError> {
         access::authorize(&self.config(), principal, connection)
     }
 }

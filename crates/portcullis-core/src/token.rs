@@ -68,7 +68,10 @@ pub fn id_of(presented: &str) -> Option<&str> {
     let (id, secret) = rest.split_once('_')?;
     let shaped = id.len() == ID_BYTES * 2
         && secret.len() == SECRET_BYTES * 2
-        && id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_hexdigit());
+        && id
+            .bytes()
+            .chain(secret.bytes())
+            .all(|b| b.is_ascii_hexdigit());
     shaped.then_some(id)
 }
 

@@ -22,7 +22,12 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(policy: Arc<Policy>, classifier: Arc<Classifier>, subject: Subject, connection: String) -> Guard {
+    pub fn new(
+        policy: Arc<Policy>,
+        classifier: Arc<Classifier>,
+        subject: Subject,
+        connection: String,
+    ) -> Guard {
         Guard {
             policy,
             classifier,
@@ -75,7 +80,9 @@ impl Guard {
             && let Ok(statements) = self.classifier.classify(text)
             && let [one] = &statements[..]
         {
-            self.prepared.entry(name.to_string()).or_insert_with(|| one.clone());
+            self.prepared
+                .entry(name.to_string())
+                .or_insert_with(|| one.clone());
         }
         Some(verdict)
     }
@@ -123,7 +130,10 @@ impl Guard {
         let mut worst: Option<Verdict> = None;
         for (name, value) in settings {
             if !is_identifier(&name) {
-                return Some(self.policy.unparseable(&format!("startup parameter {name:?} is not a setting name")));
+                return Some(
+                    self.policy
+                        .unparseable(&format!("startup parameter {name:?} is not a setting name")),
+                );
             }
             let sql = format!("SET {name} = '{}'", value.replace('\'', "''"));
             let Some(v) = self.judge_sql(sql.as_bytes()) else {
@@ -142,7 +152,9 @@ impl Guard {
             ("PREPARE", Some(name)) => {
                 if let Some(inner) = &s.inner {
                     // A duplicate name fails on the server, which keeps the first.
-                    self.prepared.entry(name.to_string()).or_insert_with(|| (**inner).clone());
+                    self.prepared
+                        .entry(name.to_string())
+                        .or_insert_with(|| (**inner).clone());
                 }
             }
             ("DEALLOCATE", Some("ALL")) => self.prepared.clear(),
@@ -162,7 +174,10 @@ impl Guard {
                 "statement requires review (guardrail \"{rule}\" on connection {}); reviews are not enabled on this gateway, so it was not run",
                 self.connection
             ),
-            _ => format!("blocked by guardrail \"{rule}\" on connection {}", self.connection),
+            _ => format!(
+                "blocked by guardrail \"{rule}\" on connection {}",
+                self.connection
+            ),
         };
         let hint = v.hint.clone().unwrap_or_else(|| {
             "retrying the same statement will not help; ask an administrator if it should be allowed".into()
@@ -173,7 +188,9 @@ impl Guard {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
@@ -231,7 +248,9 @@ mod tests {
     #[test]
     fn options_are_split_like_the_server_does() {
         assert_eq!(
-            parse_options("-c statement_timeout=5s --search-path=a,b -csession_replication_role=replica"),
+            parse_options(
+                "-c statement_timeout=5s --search-path=a,b -csession_replication_role=replica"
+            ),
             Some(vec![
                 ("statement_timeout".into(), "5s".into()),
                 ("search_path".into(), "a,b".into()),
@@ -262,31 +281,55 @@ mod tests {
         let mut g = guard("no-destructive");
         assert!(g.judge_sql(b"PREPARE ok AS SELECT 1").unwrap().is_allowed());
         assert!(g.judge_sql(b"EXECUTE ok").unwrap().is_allowed());
-        assert!(!g.judge_sql(b"PREPARE bad AS DELETE FROM t").unwrap().is_allowed());
+        assert!(
+            !g.judge_sql(b"PREPARE bad AS DELETE FROM t")
+                .unwrap()
+                .is_allowed()
+        );
         // Never prepared (blocked), so EXECUTE stays opaque and is blocked.
         assert!(!g.judge_sql(b"EXECUTE bad").unwrap().is_allowed());
         assert!(g.judge_sql(b"DEALLOCATE ok").unwrap().is_allowed());
-        assert!(!g.judge_sql(b"EXECUTE ok").unwrap().is_allowed(), "deallocated");
+        assert!(
+            !g.judge_sql(b"EXECUTE ok").unwrap().is_allowed(),
+            "deallocated"
+        );
         // Protocol-level Parse shares the namespace.
-        assert!(g.judge_parse(b"s1", b"SELECT $1::int").unwrap().is_allowed());
+        assert!(
+            g.judge_parse(b"s1", b"SELECT $1::int")
+                .unwrap()
+                .is_allowed()
+        );
         assert!(g.judge_sql(b"EXECUTE s1(1)").unwrap().is_allowed());
     }
 
     #[test]
     fn startup_settings_are_judged_as_sets() {
         let mut g = guard("no-destructive");
-        let ok = vec![("application_name".to_string(), "psql".to_string()), ("client_encoding".into(), "UTF8".into())];
+        let ok = vec![
+            ("application_name".to_string(), "psql".to_string()),
+            ("client_encoding".into(), "UTF8".into()),
+        ];
         assert!(g.judge_startup(&ok).is_none_or(|v| v.is_allowed()));
         for bad in [
-            vec![("options".to_string(), "-c session_replication_role=replica".to_string())],
-            vec![("session_replication_role".to_string(), "replica".to_string())],
+            vec![(
+                "options".to_string(),
+                "-c session_replication_role=replica".to_string(),
+            )],
+            vec![(
+                "session_replication_role".to_string(),
+                "replica".to_string(),
+            )],
             vec![("options".to_string(), "-d 5".to_string())],
             vec![("client_encoding".to_string(), "SJIS".to_string())],
             vec![("x'; DROP TABLE t; --".to_string(), "1".to_string())],
         ] {
             assert!(!g.judge_startup(&bad).unwrap().is_allowed(), "{bad:?}");
         }
-        assert!(guard("allow-all").judge_startup(&[("options".into(), "-d 5".into())]).is_none());
+        assert!(
+            guard("allow-all")
+                .judge_startup(&[("options".into(), "-d 5".into())])
+                .is_none()
+        );
     }
 
     #[test]

@@ -209,7 +209,13 @@ struct FrontendWalk<'a> {
 }
 
 impl FrontendWalk<'_> {
-    fn run(&mut self, buf: &[u8], max: usize, tracker: &mut Tracker, guard: &mut Guard) -> Result<(), FrameError> {
+    fn run(
+        &mut self,
+        buf: &[u8],
+        max: usize,
+        tracker: &mut Tracker,
+        guard: &mut Guard,
+    ) -> Result<(), FrameError> {
         while *self.passthrough == 0 {
             let rest = &buf[*self.pos..];
             let Some(h) = frame::header(rest, max)? else {
@@ -411,7 +417,14 @@ async fn upstream_to_client(
         need = 0;
         let (walked, done) = {
             let mut t = lock(tracker);
-            let walked = walk_backend(&buf, &mut pos, &mut passthrough, &mut need, &mut t, &mut edits);
+            let walked = walk_backend(
+                &buf,
+                &mut pos,
+                &mut passthrough,
+                &mut need,
+                &mut t,
+                &mut edits,
+            );
             (walked, t.take_done())
         };
         if pos > 0 {

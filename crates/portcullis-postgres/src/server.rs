@@ -60,11 +60,19 @@ impl PostgresServer {
                 t
             }
         };
-        Ok(Target::new(c, tls, self.gateway.config().limits.connect_timeout))
+        Ok(Target::new(
+            c,
+            tls,
+            self.gateway.config().limits.connect_timeout,
+        ))
     }
 
     /// Accepts clients until `shutdown` turns true, then lets sessions end.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut sessions = JoinSet::new();
         loop {
             tokio::select! {
@@ -94,7 +102,10 @@ impl PostgresServer {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(left = sessions.len(), "sessions still running after the drain period; aborting them");
+            tracing::warn!(
+                left = sessions.len(),
+                "sessions still running after the drain period; aborting them"
+            );
             sessions.abort_all();
         }
     }

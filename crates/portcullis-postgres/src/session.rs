@@ -24,7 +24,12 @@ use crate::server::PostgresServer;
 use crate::tracker::Tracker;
 
 impl PostgresServer {
-    pub(crate) async fn session(&self, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+    pub(crate) async fn session(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        shutdown: watch::Receiver<bool>,
+    ) {
         let config = self.gateway.config();
         let hello = tokio::time::timeout(
             config.limits.startup_timeout,
@@ -33,7 +38,9 @@ impl PostgresServer {
         .await;
         match hello {
             Err(_) => tracing::debug!(%peer, "startup timed out"),
-            Ok(Handshake::Closed(why)) => tracing::debug!(%peer, %why, "connection closed during startup"),
+            Ok(Handshake::Closed(why)) => {
+                tracing::debug!(%peer, %why, "connection closed during startup")
+            }
             Ok(Handshake::Cancel { pid, secret }) => self.cancel(pid, secret).await,
             Ok(Handshake::Session(hello)) => self.run(*hello, peer, shutdown).await,
         }
@@ -41,13 +48,16 @@ impl PostgresServer {
 
     async fn cancel(&self, pid: i32, secret: i32) {
         // Like PostgreSQL, an unknown key is ignored silently.
-        let Some((target, upstream_pid, upstream_secret)) = self.cancels.resolve(pid, secret) else {
+        let Some((target, upstream_pid, upstream_secret)) = self.cancels.resolve(pid, secret)
+        else {
             tracing::debug!("cancel request with an unknown key ignored");
             return;
         };
         match backend::cancel(&target, upstream_pid, upstream_secret).await {
             Ok(()) => tracing::info!(connection = %target.name, "cancel request forwarded"),
-            Err(e) => tracing::warn!(connection = %target.name, error = %e, "cancel request failed"),
+            Err(e) => {
+                tracing::warn!(connection = %target.name, error = %e, "cancel request failed")
+            }
         }
     }
 
@@ -64,12 +74,22 @@ impl PostgresServer {
             Ok(p) => p,
             Err(AuthError::Invalid { why }) => {
                 tracing::warn!(%peer, identity = %user, reason = why, "authentication failed");
-                send_fatal(&mut stream, sqlstate::INVALID_PASSWORD, &format!("password authentication failed for user \"{user}\"")).await;
+                send_fatal(
+                    &mut stream,
+                    sqlstate::INVALID_PASSWORD,
+                    &format!("password authentication failed for user \"{user}\""),
+                )
+                .await;
                 return;
             }
             Err(AuthError::Unavailable(e)) => {
                 tracing::error!(%peer, error = %e, "authentication unavailable");
-                send_fatal(&mut stream, sqlstate::CONNECTION_FAILURE, "authentication is temporarily unavailable").await;
+                send_fatal(
+                    &mut stream,
+                    sqlstate::CONNECTION_FAILURE,
+                    "authentication is temporarily unavailable",
+                )
+                .await;
                 return;
             }
         };
@@ -107,7 +127,12 @@ impl PostgresServer {
         {
             let (message, detail, _) = guard.refusal(&v);
             tracing::warn!(%peer, identity = %principal.identity, connection = %name, rule = v.rule.as_deref().unwrap_or(""), "startup parameters refused");
-            send_fatal(&mut stream, sqlstate::INSUFFICIENT_PRIVILEGE, &format!("{message}: {detail}")).await;
+            send_fatal(
+                &mut stream,
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                &format!("{message}: {detail}"),
+            )
+            .await;
             return;
         }
 
@@ -157,7 +182,12 @@ impl PostgresServer {
             policy_version: Some(policy.version().to_string()),
         });
         if recorder.record(opened).await.is_err() {
-            send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "session recording is unavailable").await;
+            send_fatal(
+                &mut stream,
+                sqlstate::INTERNAL_ERROR,
+                "session recording is unavailable",
+            )
+            .await;
             return;
         }
 
@@ -185,7 +215,10 @@ impl PostgresServer {
         };
         drop(key);
 
-        let rest = tracker.lock().unwrap_or_else(|p| p.into_inner()).interrupt_all();
+        let rest = tracker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .interrupt_all();
         for e in rest {
             let _ = recorder.record(e).await;
         }

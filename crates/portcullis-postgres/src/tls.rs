@@ -70,9 +70,7 @@ pub fn client_config(
                             path: ca.display().to_string(),
                             reason: e.to_string(),
                         })?;
-                        roots
-                            .add(c)
-                            .map_err(|e| TlsError::Config(e.to_string()))?;
+                        roots.add(c).map_err(|e| TlsError::Config(e.to_string()))?;
                     }
                 }
                 None => {

@@ -14,8 +14,8 @@ use portcullis_core::record::{Event, StatementRecord, StatementStatus};
 use portcullis_core::time::now_micros;
 
 use crate::protocol::backend as b;
-use crate::protocol::frontend as f;
 use crate::protocol::frame::FrameError;
+use crate::protocol::frontend as f;
 
 /// The guardrail decision a statement ran (or was stopped) under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,10 +156,14 @@ impl Tracker {
             }
             f::BIND => {
                 let (portal, statement) = f::bind(body)?;
-                let known = self.prepared.get(statement).cloned().unwrap_or_else(|| Known {
-                    text: Arc::from("<statement prepared with SQL PREPARE>"),
-                    judged: None,
-                });
+                let known = self
+                    .prepared
+                    .get(statement)
+                    .cloned()
+                    .unwrap_or_else(|| Known {
+                        text: Arc::from("<statement prepared with SQL PREPARE>"),
+                        judged: None,
+                    });
                 self.portals.insert(portal.to_vec(), known);
                 self.pending.push_back(Pending::Bind);
             }
@@ -319,10 +323,7 @@ impl Tracker {
         self.skip_to_sync(StatementStatus::Interrupted);
         match self.pending.pop_front() {
             Some(Pending::Query(s)) => {
-                let blocked = s
-                    .judged
-                    .as_ref()
-                    .is_some_and(|j| j.action != Action::Allow);
+                let blocked = s.judged.as_ref().is_some_and(|j| j.action != Action::Allow);
                 let status = if blocked {
                     StatementStatus::Blocked
                 } else if s.error.is_some() {
@@ -366,7 +367,11 @@ impl Tracker {
     /// Marks everything still in flight as interrupted (session ending).
     pub fn interrupt_all(&mut self) -> Vec<Event> {
         while let Some(p) = self.pending.pop_front() {
-            if let Pending::Query(s) | Pending::Execute(s) | Pending::FunctionCall(s) | Pending::Parse(Some(s)) = p {
+            if let Pending::Query(s)
+            | Pending::Execute(s)
+            | Pending::FunctionCall(s)
+            | Pending::Parse(Some(s)) = p
+            {
                 self.finish(s, StatementStatus::Interrupted);
             }
         }
@@ -397,12 +402,16 @@ mod tests {
     #[test]
     fn simple_query_with_two_statements_is_one_record() {
         let mut t = Tracker::new("s".into());
-        t.frontend(f::QUERY, b"insert into t values (1); select 1\0").unwrap();
+        t.frontend(f::QUERY, b"insert into t values (1); select 1\0")
+            .unwrap();
         t.backend(b::COMMAND_COMPLETE, b"INSERT 0 1\0");
         t.backend(b::ROW_DESCRIPTION, b"");
         t.backend(b::DATA_ROW, b"");
         t.backend(b::COMMAND_COMPLETE, b"SELECT 1\0");
-        assert!(t.take_done().is_empty(), "not finished before ReadyForQuery");
+        assert!(
+            t.take_done().is_empty(),
+            "not finished before ReadyForQuery"
+        );
         t.backend(b::READY_FOR_QUERY, b"I");
         let s = statements(t.take_done());
         assert_eq!(s.len(), 1);

@@ -5,10 +5,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "portcullis", version, about = "Layer 7 access gateway: identity, guardrails, masking and recording for database sessions")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Layer 7 access gateway: identity, guardrails, masking and recording for database sessions"
+)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", default_value = "portcullis.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_CONFIG",
+        default_value = "portcullis.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,

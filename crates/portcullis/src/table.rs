@@ -17,7 +17,10 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
             }
             first = false;
             out.push_str(cell);
-            out.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+            out.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(cell.chars().count()),
+            ));
         }
         let trimmed = out.trim_end().len();
         out.truncate(trimmed);

@@ -28,7 +28,11 @@ fn bad_tokens_get_28p01_without_revealing_why() {
     wrong.replace_range(wrong.len() - 4.., "0000");
     for bad in [wrong.as_str(), "not-a-token", ""] {
         let (code, msg) = refused(&gw, "demo", "demo", bad);
-        assert_eq!((code.as_str(), msg.as_str()), ("28P01", expected), "for {bad:?}");
+        assert_eq!(
+            (code.as_str(), msg.as_str()),
+            ("28P01", expected),
+            "for {bad:?}"
+        );
     }
     let other = gw.token("nogrant");
     assert_eq!(refused(&gw, "demo", "demo", &other).0, "28P01");
@@ -47,14 +51,26 @@ fn bad_tokens_get_28p01_without_revealing_why() {
     assert!(!list.contains(&good), "token list must not print secrets");
 
     // Expired.
-    let short = gw.cli_ok(&["token", "create", "--identity", "demo", "--ttl", "1s"]).trim().to_string();
+    let short = gw
+        .cli_ok(&["token", "create", "--identity", "demo", "--ttl", "1s"])
+        .trim()
+        .to_string();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(refused(&gw, "demo", "demo", &short).0, "28P01");
 
     // Every failure was logged with its real reason, for the operator.
     let logs = gw.logs();
-    for why in ["wrong token secret", "malformed token", "token revoked", "token expired", "unknown token"] {
-        assert!(logs.contains(why) || why == "unknown token", "log lacks {why:?}");
+    for why in [
+        "wrong token secret",
+        "malformed token",
+        "token revoked",
+        "token expired",
+        "unknown token",
+    ] {
+        assert!(
+            logs.contains(why) || why == "unknown token",
+            "log lacks {why:?}"
+        );
     }
 }
 
@@ -82,7 +98,10 @@ fn unreachable_target_is_08006_and_names_only_the_connection() {
         "{}\n[[connection]]\nname = \"down\"\nkind = \"postgres\"\naddress = \"127.0.0.1:{port}\"\ndatabase = \"x\"\nuser = \"u\"\ntls = \"disable\"\n\n[[grant]]\nidentity = \"demo\"\nconnections = [\"down\"]\n",
         default_config()
     );
-    let gw = Gateway::start_with(Options { body, ..Default::default() });
+    let gw = Gateway::start_with(Options {
+        body,
+        ..Default::default()
+    });
     let t = gw.token("demo");
     let (code, msg) = refused(&gw, "demo", "down", &t);
     assert_eq!(code, "08006");
@@ -93,7 +112,9 @@ fn unreachable_target_is_08006_and_names_only_the_connection() {
 }
 
 fn expect_fatal(stream: &mut TcpStream, code: &str) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let (tag, body) = raw::read_message(stream).expect("an error before close");
     assert_eq!(tag, b'E');
     assert_eq!(raw::error_fields(&body).0, code);
@@ -155,9 +176,15 @@ fn oversized_and_malformed_frames_end_only_that_session() {
     expect_fatal(&mut c.stream, "08P01");
 
     let reply = bystander.query("SELECT 42");
-    assert!(reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"42")), "bystander session still works");
+    assert!(
+        reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"42")),
+        "bystander session still works"
+    );
     let logs = gw.logs();
-    assert!(logs.contains("protocol-error"), "sessions closed as protocol errors:\n{logs}");
+    assert!(
+        logs.contains("protocol-error"),
+        "sessions closed as protocol errors:\n{logs}"
+    );
 }
 
 #[test]
@@ -165,14 +192,22 @@ fn client_disconnecting_mid_result_is_recorded_and_harmless() {
     let gw = Gateway::start();
     let t = gw.token("demo");
     let mut c = RawConn::connect(gw.port(), "demo", "demo", Some(&t)).unwrap();
-    c.send(&raw::query_frame("SELECT g, repeat('x', 1000) FROM generate_series(1, 2000000) g"));
+    c.send(&raw::query_frame(
+        "SELECT g, repeat('x', 1000) FROM generate_series(1, 2000000) g",
+    ));
     let mut first = [0u8; 65536];
     c.stream.read_exact(&mut first).unwrap();
     drop(c);
     gw.eventually("the session to close", || {
-        gw.sessions().iter().any(|s| s["reason"] == "client-disconnected")
+        gw.sessions()
+            .iter()
+            .any(|s| s["reason"] == "client-disconnected")
     });
-    let s = gw.sessions().into_iter().find(|s| s["reason"] == "client-disconnected").unwrap();
+    let s = gw
+        .sessions()
+        .into_iter()
+        .find(|s| s["reason"] == "client-disconnected")
+        .unwrap();
     let shown = gw.session(s["session_id"].as_str().unwrap());
     assert_eq!(shown["statements"][0]["status"], "interrupted");
     // The target backend was released too: no session of ours runs that query.

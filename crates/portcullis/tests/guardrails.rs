@@ -9,13 +9,21 @@ use common::{Gateway, Options, direct, psql, psql_ok, unique};
 
 fn gateway() -> Gateway {
     let mut body = common::default_config();
-    for (name, policy) in [("guarded", "no-destructive"), ("ro", "read-only"), ("prod", "production"), ("watch", "watch")] {
+    for (name, policy) in [
+        ("guarded", "no-destructive"),
+        ("ro", "read-only"),
+        ("prod", "production"),
+        ("watch", "watch"),
+    ] {
         body.push_str(&format!(
             "[[connection]]\nname = \"{name}\"\nkind = \"postgres\"\naddress = \"127.0.0.1:5432\"\ndatabase = \"test\"\nuser = \"postgres\"\ntls = \"disable\"\npolicy = \"{policy}\"\n\n[[grant]]\nidentity = \"demo\"\nconnections = [\"{name}\"]\n\n"
         ));
     }
     body.push_str("[policy.watch]\npresets = [\"no-destructive\"]\nmode = \"observe\"\n");
-    Gateway::start_with(Options { body, ..Default::default() })
+    Gateway::start_with(Options {
+        body,
+        ..Default::default()
+    })
 }
 
 /// A table with three rows, created directly on the target.
@@ -66,22 +74,46 @@ async fn destructive_statements_never_reach_postgres() {
         let out = psql(&dsn, &["-c", sql]);
         assert!(!out.status.success(), "{sql} ran");
         let err = error_of(&out);
-        assert!(err.contains("blocked by guardrail \"no-destructive/"), "{sql}: {err}");
+        assert!(
+            err.contains("blocked by guardrail \"no-destructive/"),
+            "{sql}: {err}"
+        );
         assert!(err.contains("on connection guarded"), "{err}");
     }
     assert_eq!(rows(&t).await, 3, "table intact, rows unchanged");
     // Benign statements pass, including ones mentioning delete.
-    let ok = psql_ok(&dsn, &["-At", "-c", &format!("SELECT 'delete from {t}' AS delete FROM {t} WHERE id = 1")]);
+    let ok = psql_ok(
+        &dsn,
+        &[
+            "-At",
+            "-c",
+            &format!("SELECT 'delete from {t}' AS delete FROM {t} WHERE id = 1"),
+        ],
+    );
     assert!(ok.starts_with("delete from"), "{ok}");
-    psql_ok(&dsn, &["-c", &format!("UPDATE {t} SET v = 'z' WHERE id = 2")]);
+    psql_ok(
+        &dsn,
+        &["-c", &format!("UPDATE {t} SET v = 'z' WHERE id = 2")],
+    );
     // The SQLSTATE is 42501.
     let mut c = RawConn::connect(gw.port(), "demo", "guarded", Some(&token)).unwrap();
     let reply = c.query(&format!("DROP TABLE {t}"));
     let (code, msg) = raw::error_fields(&reply[0].1);
     assert_eq!(code, "42501");
-    assert_eq!(msg, "blocked by guardrail \"no-destructive/drop\" on connection guarded");
-    assert_eq!(reply.last().unwrap(), &(b'Z', b"I".to_vec()), "session ready again");
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    assert_eq!(
+        msg,
+        "blocked by guardrail \"no-destructive/drop\" on connection guarded"
+    );
+    assert_eq!(
+        reply.last().unwrap(),
+        &(b'Z', b"I".to_vec()),
+        "session ready again"
+    );
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -90,11 +122,17 @@ async fn multi_statement_queries_run_all_or_nothing() {
     let token = gw.token("demo");
     let t = seeded().await;
     let mut c = RawConn::connect(gw.port(), "demo", "guarded", Some(&token)).unwrap();
-    let reply = c.query(&format!("INSERT INTO {t} VALUES (4, 'd'); DELETE FROM {t}; INSERT INTO {t} VALUES (5, 'e')"));
+    let reply = c.query(&format!(
+        "INSERT INTO {t} VALUES (4, 'd'); DELETE FROM {t}; INSERT INTO {t} VALUES (5, 'e')"
+    ));
     assert_eq!(reply.len(), 2, "one error, then ReadyForQuery: {reply:?}");
     assert_eq!(reply[0].0, b'E');
     assert_eq!(rows(&t).await, 3, "not even the first INSERT ran");
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -107,17 +145,34 @@ async fn a_refused_statement_fails_the_transaction_like_postgres() {
     c.query(&format!("INSERT INTO {t} VALUES (10, 'in tx')"));
     let reply = c.query(&format!("TRUNCATE {t}"));
     assert_eq!(raw::error_fields(&reply[0].1).0, "42501");
-    assert_eq!(reply.last().unwrap().1, b"E", "transaction failed, as PostgreSQL would leave it");
+    assert_eq!(
+        reply.last().unwrap().1,
+        b"E",
+        "transaction failed, as PostgreSQL would leave it"
+    );
     let reply = c.query("SELECT 1");
-    assert_eq!(raw::error_fields(&reply[0].1).0, "25P02", "in failed transaction");
+    assert_eq!(
+        raw::error_fields(&reply[0].1).0,
+        "25P02",
+        "in failed transaction"
+    );
     let reply = c.query("COMMIT");
-    assert!(reply.iter().any(|(t, b)| *t == b'C' && b.starts_with(b"ROLLBACK")), "COMMIT of a failed transaction rolls back");
+    assert!(
+        reply
+            .iter()
+            .any(|(t, b)| *t == b'C' && b.starts_with(b"ROLLBACK")),
+        "COMMIT of a failed transaction rolls back"
+    );
     assert_eq!(reply.last().unwrap().1, b"I");
     assert_eq!(rows(&t).await, 3, "the INSERT was rolled back");
     // Still usable afterwards.
     let reply = c.query(&format!("SELECT count(*) FROM {t}"));
     assert!(reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"3")));
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -131,23 +186,52 @@ async fn extended_protocol_and_prepared_statements_are_guarded() {
     assert_eq!(err.code().unwrap().code(), "42501");
     let msg = err.as_db_error().unwrap().message().to_string();
     assert!(msg.contains("no-destructive/no-where"), "{msg}");
-    let err = c.execute(&format!("UPDATE {t} SET v = $1 WHERE $2 OR true"), &[&"x", &true]).await.unwrap_err();
+    let err = c
+        .execute(
+            &format!("UPDATE {t} SET v = $1 WHERE $2 OR true"),
+            &[&"x", &true],
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42501");
     // Allowed prepared statements run with parameters.
-    let n = c.execute(&format!("UPDATE {t} SET v = $1 WHERE id = $2"), &[&"y", &1i32]).await.unwrap();
+    let n = c
+        .execute(
+            &format!("UPDATE {t} SET v = $1 WHERE id = $2"),
+            &[&"y", &1i32],
+        )
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     // SQL-level PREPARE/EXECUTE: the EXECUTE is judged as what it runs.
-    c.batch_execute(&format!("PREPARE ok AS SELECT * FROM {t} WHERE id = $1")).await.unwrap();
+    c.batch_execute(&format!("PREPARE ok AS SELECT * FROM {t} WHERE id = $1"))
+        .await
+        .unwrap();
     assert_eq!(c.simple_query("EXECUTE ok(2)").await.unwrap().len(), 3);
-    let err = c.batch_execute(&format!("PREPARE bad AS DELETE FROM {t}")).await.unwrap_err();
+    let err = c
+        .batch_execute(&format!("PREPARE bad AS DELETE FROM {t}"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42501");
     let err = c.batch_execute("EXECUTE bad").await.unwrap_err();
-    assert_eq!(err.code().unwrap().code(), "42501", "unknown EXECUTE is opaque: {err}");
+    assert_eq!(
+        err.code().unwrap().code(),
+        "42501",
+        "unknown EXECUTE is opaque: {err}"
+    );
     // The session goes on.
-    let n: i64 = c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 3);
     assert_eq!(rows(&t).await, 3);
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -166,7 +250,11 @@ async fn read_only_blocks_writes_copy_and_function_calls() {
     ] {
         let out = psql(&dsn, &["-c", &sql]);
         assert!(!out.status.success(), "{sql} ran under read-only");
-        assert!(error_of(&out).contains("read-only/"), "{sql}: {}", error_of(&out));
+        assert!(
+            error_of(&out).contains("read-only/"),
+            "{sql}: {}",
+            error_of(&out)
+        );
     }
     psql_ok(&dsn, &["-c", &format!("SELECT * FROM {t}")]);
     // FunctionCall (by OID) cannot be judged: refused on guarded connections.
@@ -177,22 +265,42 @@ async fn read_only_blocks_writes_copy_and_function_calls() {
     let reply = c.until_ready();
     assert_eq!(raw::error_fields(&reply[0].1).0, "42501", "{reply:?}");
     assert_eq!(rows(&t).await, 3);
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }
 
 #[test]
 fn startup_options_are_guarded() {
     let gw = gateway();
     let token = gw.token("demo");
-    let base = format!("host=127.0.0.1 port={} user=demo password={token} sslmode=disable", gw.port());
-    let out = psql(&format!("{base} dbname=guarded options='-c session_replication_role=replica'"), &["-c", "SELECT 1"]);
+    let base = format!(
+        "host=127.0.0.1 port={} user=demo password={token} sslmode=disable",
+        gw.port()
+    );
+    let out = psql(
+        &format!("{base} dbname=guarded options='-c session_replication_role=replica'"),
+        &["-c", "SELECT 1"],
+    );
     assert!(!out.status.success());
-    assert!(error_of(&out).contains("blocked by guardrail"), "{}", error_of(&out));
+    assert!(
+        error_of(&out).contains("blocked by guardrail"),
+        "{}",
+        error_of(&out)
+    );
     // Harmless settings pass and take effect.
-    let out = psql_ok(&format!("{base} dbname=guarded options='-c statement_timeout=1234'"), &["-At", "-c", "SHOW statement_timeout"]);
+    let out = psql_ok(
+        &format!("{base} dbname=guarded options='-c statement_timeout=1234'"),
+        &["-At", "-c", "SHOW statement_timeout"],
+    );
     assert_eq!(out.trim(), "1234ms");
     // On an allow-all connection anything goes.
-    let out = psql_ok(&format!("{base} dbname=demo options='-c session_replication_role=replica'"), &["-At", "-c", "SHOW session_replication_role"]);
+    let out = psql_ok(
+        &format!("{base} dbname=demo options='-c session_replication_role=replica'"),
+        &["-At", "-c", "SHOW session_replication_role"],
+    );
     assert_eq!(out.trim(), "replica");
 }
 
@@ -201,14 +309,30 @@ async fn production_holds_ddl_for_review_and_observe_mode_lets_through() {
     let gw = gateway();
     let token = gw.token("demo");
     let t = seeded().await;
-    let out = psql(&gw.dsn("prod", "demo", &token), &["-c", &format!("ALTER TABLE {t} ADD COLUMN extra int")]);
+    let out = psql(
+        &gw.dsn("prod", "demo", &token),
+        &["-c", &format!("ALTER TABLE {t} ADD COLUMN extra int")],
+    );
     assert!(!out.status.success());
-    assert!(error_of(&out).contains("requires review"), "{}", error_of(&out));
+    assert!(
+        error_of(&out).contains("requires review"),
+        "{}",
+        error_of(&out)
+    );
     // Observe mode: the DELETE runs, and the record says what would have happened.
-    let out = psql_ok(&gw.dsn("watch", "demo", &token), &["-c", &format!("DELETE FROM {t}")]);
+    let out = psql_ok(
+        &gw.dsn("watch", "demo", &token),
+        &["-c", &format!("DELETE FROM {t}")],
+    );
     assert!(out.contains("DELETE 3"), "{out}");
     assert_eq!(rows(&t).await, 0);
-    gw.eventually("the sessions to be recorded", || gw.sessions().iter().filter(|s| s["ended_at"].is_i64()).count() >= 2);
+    gw.eventually("the sessions to be recorded", || {
+        gw.sessions()
+            .iter()
+            .filter(|s| s["ended_at"].is_i64())
+            .count()
+            >= 2
+    });
     let sessions = gw.sessions();
     let find = |conn: &str| {
         let s = sessions.iter().find(|s| s["connection"] == conn).unwrap();
@@ -224,5 +348,9 @@ async fn production_holds_ddl_for_review_and_observe_mode_lets_through() {
     assert_eq!(watched["verdict"], "allow");
     assert_eq!(watched["observed"], true);
     assert_eq!(watched["rule"], "no-destructive/no-where");
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }

@@ -35,7 +35,11 @@ fn corpus() -> Vec<String> {
 #[test]
 fn corpus_replies_are_byte_identical_through_the_gateway() {
     let statements = corpus();
-    assert!(statements.len() >= 50, "corpus has {} statements", statements.len());
+    assert!(
+        statements.len() >= 50,
+        "corpus has {} statements",
+        statements.len()
+    );
     let gw = Gateway::start();
     let token = gw.token("demo");
     // Both runs use one schema, one after the other, so object names in
@@ -57,7 +61,10 @@ fn corpus_replies_are_byte_identical_through_the_gateway() {
     };
     assert_eq!(params(&direct), params(&via), "ParameterStatus at startup");
 
-    let direct_replies: Vec<_> = statements.iter().map(|sql| normalize(direct.query(sql))).collect();
+    let direct_replies: Vec<_> = statements
+        .iter()
+        .map(|sql| normalize(direct.query(sql)))
+        .collect();
     let mut compared = 0;
     for (sql, a) in statements.iter().zip(direct_replies) {
         let b = normalize(via.query(sql));
@@ -68,7 +75,11 @@ fn corpus_replies_are_byte_identical_through_the_gateway() {
                     .collect::<Vec<_>>()
                     .join(" | ")
             };
-            panic!("reply differs for {sql:?}\n direct: {}\n gateway: {}", show(&a), show(&b));
+            panic!(
+                "reply differs for {sql:?}\n direct: {}\n gateway: {}",
+                show(&a),
+                show(&b)
+            );
         }
         compared += a.len();
     }
@@ -102,5 +113,8 @@ fn copy_from_stdin_is_transparent() {
         c.send(&common::raw::frame(b'c', b""));
     }
     assert_eq!(direct.until_ready(), via.until_ready());
-    assert_eq!(direct.query("SELECT count(*), sum(a) FROM cp"), via.query("SELECT count(*), sum(a) FROM cp"));
+    assert_eq!(
+        direct.query("SELECT count(*), sum(a) FROM cp"),
+        via.query("SELECT count(*), sum(a) FROM cp")
+    );
 }

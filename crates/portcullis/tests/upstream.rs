@@ -17,13 +17,38 @@ fn gateway(log: &'static str) -> Gateway {
     body.push_str(&connection("scram", "pc_scram", "PC_SCRAM_PW", "disable"));
     body.push_str(&connection("md5", "pc_md5", "PC_MD5_PW", "disable"));
     body.push_str(&connection("clear", "pc_clear", "PC_CLEAR_PW", "disable"));
-    body.push_str(&connection("tls-require", "pc_tlsonly", "PC_TLS_PW", "require"));
-    body.push_str(&connection("tls-prefer", "pc_tlsonly", "PC_TLS_PW", "prefer"));
-    body.push_str(&connection("tls-disable", "pc_tlsonly", "PC_TLS_PW", "disable"));
+    body.push_str(&connection(
+        "tls-require",
+        "pc_tlsonly",
+        "PC_TLS_PW",
+        "require",
+    ));
+    body.push_str(&connection(
+        "tls-prefer",
+        "pc_tlsonly",
+        "PC_TLS_PW",
+        "prefer",
+    ));
+    body.push_str(&connection(
+        "tls-disable",
+        "pc_tlsonly",
+        "PC_TLS_PW",
+        "disable",
+    ));
     // The machine's server has a self-signed snakeoil certificate: full
     // verification against the system roots must refuse it.
-    body.push_str(&connection("tls-verify", "pc_tlsonly", "PC_TLS_PW", "verify-full"));
-    body.push_str(&connection("scram-wrong", "pc_scram", "PC_WRONG_PW", "disable"));
+    body.push_str(&connection(
+        "tls-verify",
+        "pc_tlsonly",
+        "PC_TLS_PW",
+        "verify-full",
+    ));
+    body.push_str(&connection(
+        "scram-wrong",
+        "pc_scram",
+        "PC_WRONG_PW",
+        "disable",
+    ));
     Gateway::start_with(Options {
         body,
         log,
@@ -32,7 +57,10 @@ fn gateway(log: &'static str) -> Gateway {
             ("PC_MD5_PW".into(), common::MD5_PASSWORD.into()),
             ("PC_CLEAR_PW".into(), common::CLEAR_PASSWORD.into()),
             ("PC_TLS_PW".into(), common::TLSONLY_PASSWORD.into()),
-            ("PC_WRONG_PW".into(), "definitely-not-the-password-9955".into()),
+            (
+                "PC_WRONG_PW".into(),
+                "definitely-not-the-password-9955".into(),
+            ),
         ],
         ..Default::default()
     })
@@ -51,15 +79,26 @@ fn every_upstream_auth_method_and_tls_mode() {
     ] {
         let out = psql_ok(
             &gw.dsn(conn, "demo", &token),
-            &["-At", "-c", "SELECT current_user || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+            &[
+                "-At",
+                "-c",
+                "SELECT current_user || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            ],
         );
-        assert_eq!(out.trim(), format!("{user} {}", if ssl == "t" { "true" } else { "false" }), "via {conn}");
+        assert_eq!(
+            out.trim(),
+            format!("{user} {}", if ssl == "t" { "true" } else { "false" }),
+            "via {conn}"
+        );
     }
     for conn in ["tls-disable", "tls-verify", "scram-wrong"] {
         let out = psql(&gw.dsn(conn, "demo", &token), &["-c", "SELECT 1"]);
         assert!(!out.status.success(), "{conn} must fail");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("connection \"{conn}\" is unavailable")), "{conn}: {err}");
+        assert!(
+            err.contains(&format!("connection \"{conn}\" is unavailable")),
+            "{conn}: {err}"
+        );
     }
 }
 
@@ -70,9 +109,21 @@ fn upstream_passwords_never_leak() {
     let mut gw = gateway("trace");
     let token = gw.token("demo");
     let mut seen = String::new();
-    for conn in ["scram", "md5", "clear", "tls-require", "tls-disable", "scram-wrong"] {
+    for conn in [
+        "scram",
+        "md5",
+        "clear",
+        "tls-require",
+        "tls-disable",
+        "scram-wrong",
+    ] {
         let dsn = gw.dsn(conn, "demo", &token);
-        for sql in ["SELECT 1", "SELECT 1/0", "SHOW ALL", "SELECT * FROM pg_settings"] {
+        for sql in [
+            "SELECT 1",
+            "SELECT 1/0",
+            "SHOW ALL",
+            "SELECT * FROM pg_settings",
+        ] {
             let out = psql(&dsn, &["-c", sql]);
             seen.push_str(&String::from_utf8_lossy(&out.stdout));
             seen.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -104,8 +155,15 @@ fn upstream_passwords_never_leak() {
     seen.push_str(&gw.logs());
     let store = std::fs::read(gw.store_path()).unwrap();
     let wal = std::fs::read(gw.store_path().with_extension("db-wal")).unwrap_or_default();
-    assert!(gw.logs().contains("TRACE") || gw.logs().contains("DEBUG"), "logging was verbose");
-    assert!(seen.len() > 10_000, "collected {} bytes of output", seen.len());
+    assert!(
+        gw.logs().contains("TRACE") || gw.logs().contains("DEBUG"),
+        "logging was verbose"
+    );
+    assert!(
+        seen.len() > 10_000,
+        "collected {} bytes of output",
+        seen.len()
+    );
     for secret in [
         common::SCRAM_PASSWORD,
         common::MD5_PASSWORD,

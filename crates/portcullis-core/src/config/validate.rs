@@ -1,8 +1,8 @@
 //! Cross-reference checks and secret resolution for a parsed configuration.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::*;
@@ -40,9 +40,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
                 format!("duplicate connection name {:?}", c.name),
             ));
         }
-        if c.address.rsplit_once(':').is_none_or(|(host, port)| {
-            host.is_empty() || port.parse::<u16>().is_err()
-        }) {
+        if c.address
+            .rsplit_once(':')
+            .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        {
             return Err(issue(at("address"), "expected HOST:PORT"));
         }
         if let Some(policy) = &c.policy {
@@ -143,7 +144,9 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
 
 /// Compiles the presets and every declared policy; a declared policy may
 /// not take a preset's name.
-fn policies(declared: &BTreeMap<String, crate::policy::PolicyConfig>) -> Result<BTreeMap<String, Arc<Policy>>, Issue> {
+fn policies(
+    declared: &BTreeMap<String, crate::policy::PolicyConfig>,
+) -> Result<BTreeMap<String, Arc<Policy>>, Issue> {
     let mut out = BTreeMap::new();
     for name in PRESET_NAMES {
         let p = Policy::preset(name).map_err(|e| issue(format!("policy.{name}"), e.to_string()))?;
@@ -152,7 +155,12 @@ fn policies(declared: &BTreeMap<String, crate::policy::PolicyConfig>) -> Result<
     for (name, config) in declared {
         let path = format!("policy.{name}");
         if PRESET_NAMES.contains(&name.as_str()) {
-            return Err(issue(path, format!("{name:?} is a built-in preset; name your policy differently and list the preset in `presets`")));
+            return Err(issue(
+                path,
+                format!(
+                    "{name:?} is a built-in preset; name your policy differently and list the preset in `presets`"
+                ),
+            ));
         }
         check_name(name, &path)?;
         let p = Policy::compile(name, config).map_err(|e| issue(path, e.to_string()))?;
@@ -210,8 +218,16 @@ fn limits(raw: RawLimits) -> Result<Limits, Issue> {
     }
     Ok(Limits {
         max_message_bytes,
-        startup_timeout: duration("startup_timeout", raw.startup_timeout, Duration::from_secs(30))?,
-        connect_timeout: duration("connect_timeout", raw.connect_timeout, Duration::from_secs(10))?,
+        startup_timeout: duration(
+            "startup_timeout",
+            raw.startup_timeout,
+            Duration::from_secs(30),
+        )?,
+        connect_timeout: duration(
+            "connect_timeout",
+            raw.connect_timeout,
+            Duration::from_secs(10),
+        )?,
     })
 }
 

@@ -49,7 +49,10 @@ impl Target {
     }
 
     fn host(&self) -> &str {
-        let host = self.address.rsplit_once(':').map_or(self.address.as_str(), |(h, _)| h);
+        let host = self
+            .address
+            .rsplit_once(':')
+            .map_or(self.address.as_str(), |(h, _)| h);
         host.trim_start_matches('[').trim_end_matches(']')
     }
 }
@@ -90,7 +93,10 @@ pub enum UpstreamError {
 
 /// Connects and authenticates; `params` are the client's startup parameters
 /// to pass on (user and database come from the connection).
-pub async fn connect(target: &Target, params: &[(String, String)]) -> Result<Upstream, UpstreamError> {
+pub async fn connect(
+    target: &Target,
+    params: &[(String, String)],
+) -> Result<Upstream, UpstreamError> {
     tokio::time::timeout(target.connect_timeout, connect_inner(target, params))
         .await
         .map_err(|_| UpstreamError::Timeout)?
@@ -118,15 +124,23 @@ async fn open(target: &Target) -> Result<Stream, UpstreamError> {
         }
         b'N' if target.tls_mode == UpstreamTlsMode::Prefer => Ok(Stream::Plain(tcp)),
         b'N' => Err(UpstreamError::TlsRefused(target.tls_mode)),
-        _ => Err(UpstreamError::Protocol("unexpected answer to SSLRequest".into())),
+        _ => Err(UpstreamError::Protocol(
+            "unexpected answer to SSLRequest".into(),
+        )),
     }
 }
 
-async fn connect_inner(target: &Target, params: &[(String, String)]) -> Result<Upstream, UpstreamError> {
+async fn connect_inner(
+    target: &Target,
+    params: &[(String, String)],
+) -> Result<Upstream, UpstreamError> {
     let mut stream = open(target).await?;
-    let mut startup_params: Vec<(&str, &str)> = vec![("user", &target.user), ("database", &target.database)];
+    let mut startup_params: Vec<(&str, &str)> =
+        vec![("user", &target.user), ("database", &target.database)];
     startup_params.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    stream.write_all(&startup::encode_startup(&startup_params)).await?;
+    stream
+        .write_all(&startup::encode_startup(&startup_params))
+        .await?;
 
     let mut scram: Option<Scram> = None;
     let mut out = Vec::new();
@@ -158,7 +172,11 @@ async fn connect_inner(target: &Target, params: &[(String, String)]) -> Result<U
                             return Err(UpstreamError::UnsupportedAuth(code));
                         }
                         let pw = password(target)?;
-                        let s = Scram::new(pw, portcullis_core::random::hex_id(18).map_err(|e| protocol(e.to_string()))?);
+                        let s = Scram::new(
+                            pw,
+                            portcullis_core::random::hex_id(18)
+                                .map_err(|e| protocol(e.to_string()))?,
+                        );
                         let first = s.client_first();
                         write_frame(&mut out, b'p', |b| {
                             put_cstr(b, scram::MECHANISM.as_bytes());
@@ -168,12 +186,16 @@ async fn connect_inner(target: &Target, params: &[(String, String)]) -> Result<U
                         scram = Some(s);
                     }
                     msg::AUTH_SASL_CONTINUE => {
-                        let s = scram.as_mut().ok_or_else(|| protocol("SASLContinue without SASL"))?;
+                        let s = scram
+                            .as_mut()
+                            .ok_or_else(|| protocol("SASLContinue without SASL"))?;
                         let fin = s.client_final(rest)?;
                         write_frame(&mut out, b'p', |b| b.extend_from_slice(fin.as_bytes()));
                     }
                     msg::AUTH_SASL_FINAL => {
-                        let s = scram.as_ref().ok_or_else(|| protocol("SASLFinal without SASL"))?;
+                        let s = scram
+                            .as_ref()
+                            .ok_or_else(|| protocol("SASLFinal without SASL"))?;
                         s.verify_final(rest)?;
                         continue;
                     }
@@ -206,7 +228,12 @@ async fn connect_inner(target: &Target, params: &[(String, String)]) -> Result<U
                 });
             }
             msg::NEGOTIATE_PROTOCOL_VERSION => continue,
-            other => return Err(protocol(format!("unexpected message {:?} during startup", other as char))),
+            other => {
+                return Err(protocol(format!(
+                    "unexpected message {:?} during startup",
+                    other as char
+                )));
+            }
         }
     }
 }
@@ -238,7 +265,9 @@ async fn read_message(stream: &mut Stream) -> Result<(u8, Vec<u8>), UpstreamErro
 pub async fn cancel(target: &Target, pid: i32, secret: i32) -> Result<(), UpstreamError> {
     tokio::time::timeout(target.connect_timeout, async {
         let mut stream = open(target).await?;
-        stream.write_all(&startup::encode_cancel(pid, secret)).await?;
+        stream
+            .write_all(&startup::encode_cancel(pid, secret))
+            .await?;
         stream.flush().await?;
         // The server closes the connection when done; wait for that.
         let mut sink = [0u8; 16];

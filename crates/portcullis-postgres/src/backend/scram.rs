@@ -59,7 +59,9 @@ impl Scram {
             match part.split_once('=') {
                 Some(("r", v)) => nonce = Some(v),
                 Some(("s", v)) => salt = Some(B64.decode(v).map_err(|_| ScramError::Malformed)?),
-                Some(("i", v)) => iterations = Some(v.parse::<u32>().map_err(|_| ScramError::Malformed)?),
+                Some(("i", v)) => {
+                    iterations = Some(v.parse::<u32>().map_err(|_| ScramError::Malformed)?)
+                }
                 _ => {}
             }
         }
@@ -97,7 +99,9 @@ impl Scram {
             .find_map(|p| p.strip_prefix("v="))
             .ok_or(ScramError::Malformed)?;
         let got = B64.decode(v).map_err(|_| ScramError::Malformed)?;
-        let expected = self.expected_server_signature.ok_or(ScramError::Malformed)?;
+        let expected = self
+            .expected_server_signature
+            .ok_or(ScramError::Malformed)?;
         if bool::from(got.as_slice().ct_eq(&expected)) {
             Ok(())
         } else {
@@ -142,7 +146,8 @@ mod tests {
             fin,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
-        s.verify_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").unwrap();
+        s.verify_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+            .unwrap();
         assert_eq!(
             s.verify_final(b"v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="),
             Err(ScramError::ServerSignature)
@@ -152,8 +157,14 @@ mod tests {
     #[test]
     fn rejects_a_nonce_that_does_not_extend_ours() {
         let mut s = Scram::new("p", "abc".into());
-        assert_eq!(s.client_final(b"r=xyz123,s=AAAA,i=4096"), Err(ScramError::Nonce));
-        assert_eq!(s.client_final(b"r=abc,s=AAAA,i=4096"), Err(ScramError::Nonce));
+        assert_eq!(
+            s.client_final(b"r=xyz123,s=AAAA,i=4096"),
+            Err(ScramError::Nonce)
+        );
+        assert_eq!(
+            s.client_final(b"r=abc,s=AAAA,i=4096"),
+            Err(ScramError::Nonce)
+        );
     }
 
     #[test]

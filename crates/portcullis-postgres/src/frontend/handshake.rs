@@ -33,7 +33,10 @@ pub struct ClientHello {
 
 pub enum Handshake {
     Session(Box<ClientHello>),
-    Cancel { pid: i32, secret: i32 },
+    Cancel {
+        pid: i32,
+        secret: i32,
+    },
     /// The client went away or was refused; it has been told why if it could be.
     Closed(String),
 }
@@ -41,7 +44,11 @@ pub enum Handshake {
 /// Startup parameters a client may not set through the gateway.
 const RESERVED_PARAMS: &[&str] = &["user", "database", "replication"];
 
-pub async fn handshake(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, require_tls: bool) -> Handshake {
+pub async fn handshake(
+    tcp: TcpStream,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+    require_tls: bool,
+) -> Handshake {
     let mut stream = Stream::Plain(tcp);
     let mut tried_tls = false;
     let mut tried_gss = false;
@@ -49,7 +56,12 @@ pub async fn handshake(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, 
         let packet = match read_startup(&mut stream).await {
             Ok(p) => p,
             Err(e) => {
-                send_fatal(&mut stream, sqlstate::PROTOCOL_VIOLATION, &format!("invalid startup packet: {e}")).await;
+                send_fatal(
+                    &mut stream,
+                    sqlstate::PROTOCOL_VIOLATION,
+                    &format!("invalid startup packet: {e}"),
+                )
+                .await;
                 return Handshake::Closed(format!("invalid startup packet: {e}"));
             }
         };
@@ -66,7 +78,9 @@ pub async fn handshake(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, 
                         }
                         match TlsAcceptor::from(cfg.clone()).accept(tcp).await {
                             Ok(t) => stream = Stream::Server(Box::new(t)),
-                            Err(e) => return Handshake::Closed(format!("TLS handshake failed: {e}")),
+                            Err(e) => {
+                                return Handshake::Closed(format!("TLS handshake failed: {e}"));
+                            }
                         }
                     }
                     None => {
@@ -85,7 +99,12 @@ pub async fn handshake(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, 
                 }
             }
             StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
-                send_fatal(&mut stream, sqlstate::PROTOCOL_VIOLATION, "duplicate encryption request").await;
+                send_fatal(
+                    &mut stream,
+                    sqlstate::PROTOCOL_VIOLATION,
+                    "duplicate encryption request",
+                )
+                .await;
                 return Handshake::Closed("duplicate encryption request".into());
             }
             StartupPacket::Cancel { pid, secret } => return Handshake::Cancel { pid, secret },
@@ -94,16 +113,34 @@ pub async fn handshake(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, 
     };
 
     if require_tls && !stream.is_tls() {
-        send_fatal(&mut stream, sqlstate::INVALID_AUTHORIZATION, "this gateway requires TLS: connect with sslmode=require or stronger").await;
+        send_fatal(
+            &mut stream,
+            sqlstate::INVALID_AUTHORIZATION,
+            "this gateway requires TLS: connect with sslmode=require or stronger",
+        )
+        .await;
         return Handshake::Closed("client without TLS on a TLS-only listener".into());
     }
     let Some(user) = startup.param("user").map(str::to_string) else {
-        send_fatal(&mut stream, sqlstate::INVALID_AUTHORIZATION, "no identity specified in the startup packet (user)").await;
+        send_fatal(
+            &mut stream,
+            sqlstate::INVALID_AUTHORIZATION,
+            "no identity specified in the startup packet (user)",
+        )
+        .await;
         return Handshake::Closed("no user in startup packet".into());
     };
     let database = startup.param("database").unwrap_or(&user).to_string();
-    if startup.param("replication").is_some_and(|v| !matches!(v, "false" | "off" | "no" | "0")) {
-        send_fatal(&mut stream, sqlstate::INSUFFICIENT_PRIVILEGE, "replication connections are not allowed through the gateway").await;
+    if startup
+        .param("replication")
+        .is_some_and(|v| !matches!(v, "false" | "off" | "no" | "0"))
+    {
+        send_fatal(
+            &mut stream,
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "replication connections are not allowed through the gateway",
+        )
+        .await;
         return Handshake::Closed("replication connection refused".into());
     }
 
@@ -168,7 +205,8 @@ async fn read_password(stream: &mut Stream) -> Result<Secret, FrameError> {
         .read_exact(&mut header)
         .await
         .map_err(|_| FrameError::Malformed("password (connection closed)"))?;
-    let h = frame::header(&header, startup::MAX_STARTUP_LEN)?.ok_or(FrameError::Malformed("password"))?;
+    let h = frame::header(&header, startup::MAX_STARTUP_LEN)?
+        .ok_or(FrameError::Malformed("password"))?;
     if h.tag != f::PASSWORD {
         return Err(FrameError::Malformed("expected a password message"));
     }

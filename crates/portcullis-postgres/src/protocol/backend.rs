@@ -61,7 +61,13 @@ pub struct ErrorFields {
     pub hint: Option<String>,
 }
 
-pub fn error_response(out: &mut Vec<u8>, severity: Severity, code: &str, message: &str, hint: Option<&str>) {
+pub fn error_response(
+    out: &mut Vec<u8>,
+    severity: Severity,
+    code: &str,
+    message: &str,
+    hint: Option<&str>,
+) {
     error_response_full(out, severity, code, message, None, hint);
 }
 
@@ -109,7 +115,9 @@ pub fn notice_response(out: &mut Vec<u8>, message: &str) {
 }
 
 pub fn authentication(out: &mut Vec<u8>, code: i32) {
-    write_frame(out, AUTHENTICATION, |b| b.extend_from_slice(&code.to_be_bytes()));
+    write_frame(out, AUTHENTICATION, |b| {
+        b.extend_from_slice(&code.to_be_bytes())
+    });
 }
 
 pub fn backend_key_data(out: &mut Vec<u8>, pid: i32, secret: i32) {
@@ -196,7 +204,13 @@ mod tests {
     #[test]
     fn error_round_trip() {
         let mut out = Vec::new();
-        error_response(&mut out, Severity::Fatal, "28P01", "nope", Some("try again"));
+        error_response(
+            &mut out,
+            Severity::Fatal,
+            "28P01",
+            "nope",
+            Some("try again"),
+        );
         let f = error_fields(&out[5..]).unwrap();
         assert_eq!(f.severity, "FATAL");
         assert_eq!(f.code, "28P01");

@@ -101,11 +101,20 @@ mod tests {
 
     #[test]
     fn decodes_extended_protocol_messages() {
-        assert_eq!(parse(b"s1\0select $1\0\0\x01\0\0\0\x17").unwrap(), (&b"s1"[..], &b"select $1"[..]));
-        assert!(parse(b"s1\0select\0\0\x02\0\0\0\x17").is_err(), "missing parameter types");
+        assert_eq!(
+            parse(b"s1\0select $1\0\0\x01\0\0\0\x17").unwrap(),
+            (&b"s1"[..], &b"select $1"[..])
+        );
+        assert!(
+            parse(b"s1\0select\0\0\x02\0\0\0\x17").is_err(),
+            "missing parameter types"
+        );
         assert_eq!(bind(b"p\0s\0rest").unwrap(), (&b"p"[..], &b"s"[..]));
         assert_eq!(execute(b"\0\0\0\0\0").unwrap(), &b""[..]);
-        assert_eq!(target(b"Sname\0", "Describe").unwrap(), (b'S', &b"name"[..]));
+        assert_eq!(
+            target(b"Sname\0", "Describe").unwrap(),
+            (b'S', &b"name"[..])
+        );
         assert!(target(b"Xname\0", "Describe").is_err());
         assert!(query(b"no terminator").is_err());
         assert_eq!(password(b"tok\0").unwrap(), b"tok");

@@ -10,4 +10,4 @@ pub mod frontend;
 pub mod sqlstate;
 pub mod startup;
 
-pub use frame::{FrameError, Header, HEADER_LEN};
+pub use frame::{FrameError, HEADER_LEN, Header};

@@ -80,7 +80,9 @@ pub fn decode(body: &[u8]) -> Result<StartupPacket, FrameError> {
             }
             Ok(StartupPacket::Startup(Startup { version: v, params }))
         }
-        _ => Err(FrameError::Malformed("startup (unsupported protocol version)")),
+        _ => Err(FrameError::Malformed(
+            "startup (unsupported protocol version)",
+        )),
     }
 }
 
@@ -138,13 +140,22 @@ mod tests {
 
     #[test]
     fn recognises_requests_and_rejects_garbage() {
-        assert_eq!(decode(&encode_ssl_request()[4..]), Ok(StartupPacket::SslRequest));
+        assert_eq!(
+            decode(&encode_ssl_request()[4..]),
+            Ok(StartupPacket::SslRequest)
+        );
         assert_eq!(
             decode(&encode_cancel(7, 9)[4..]),
             Ok(StartupPacket::Cancel { pid: 7, secret: 9 })
         );
-        assert!(decode(&[0, 2, 0, 0]).is_err(), "protocol 2 is not supported");
-        assert!(decode(&[0, 3, 0, 0, b'u', 0]).is_err(), "unterminated parameter");
+        assert!(
+            decode(&[0, 2, 0, 0]).is_err(),
+            "protocol 2 is not supported"
+        );
+        assert!(
+            decode(&[0, 3, 0, 0, b'u', 0]).is_err(),
+            "unterminated parameter"
+        );
         assert!(packet_len(1_000_000_000u32.to_be_bytes()).is_err());
         assert!(packet_len(4u32.to_be_bytes()).is_err());
     }

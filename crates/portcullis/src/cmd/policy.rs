@@ -19,11 +19,16 @@ pub fn run(config_path: &Path, cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
 
 fn check(config_path: &Path, args: PolicyCheckArgs) -> anyhow::Result<ExitCode> {
     let sql = match (&args.file, &args.sql) {
-        (Some(f), _) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        (Some(f), _) => {
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        }
         (None, Some(s)) => s.clone(),
         (None, None) => bail!("give the statements as an argument or with --file"),
     };
-    let identity = args.identity.clone().unwrap_or_else(|| "policy-check".into());
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| "policy-check".into());
     let (policy, subject) = match (&args.preset, &args.connection) {
         (Some(preset), _) => (
             Arc::new(Policy::preset(preset)?),
@@ -37,7 +42,10 @@ fn check(config_path: &Path, args: PolicyCheckArgs) -> anyhow::Result<ExitCode> 
             match &args.identity {
                 Some(id) => {
                     let Some(declared) = config.identity(id) else {
-                        bail!("identity {id:?} is not declared in {}", config_path.display());
+                        bail!(
+                            "identity {id:?} is not declared in {}",
+                            config_path.display()
+                        );
                     };
                     let principal = Principal {
                         identity: id.clone(),
@@ -45,14 +53,17 @@ fn check(config_path: &Path, args: PolicyCheckArgs) -> anyhow::Result<ExitCode> 
                         method: "policy-check".into(),
                         expires_at: None,
                     };
-                    let access = portcullis_core::access::authorize(&config, &principal, connection)?;
+                    let access =
+                        portcullis_core::access::authorize(&config, &principal, connection)?;
                     let policy = config
                         .policy(access.policy.as_deref())
                         .context("the grant names an unknown policy")?;
                     (policy, Subject::new(id.clone(), declared.groups.clone()))
                 }
                 None => (
-                    config.policy(conn.policy.as_deref()).context("the connection names an unknown policy")?,
+                    config
+                        .policy(conn.policy.as_deref())
+                        .context("the connection names an unknown policy")?,
                     Subject::new(identity, Vec::new()),
                 ),
             }

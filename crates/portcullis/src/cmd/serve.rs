@@ -19,12 +19,19 @@ const RECORDER_QUEUE: usize = 16 * 1024;
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
-    let runtime = if std::env::var("PC_EXP_CT").is_ok() { tokio::runtime::Builder::new_current_thread().enable_all().build() } else { tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build() }
-        .context("starting the runtime")?;
+    let runtime = if std::env::var("PC_EXP_CT").is_ok() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
+    .context("starting the runtime")?;
     let store = open_store(&config)?;
-    let (recorder, recorder_thread) = Recorder::start(store.clone(), RECORDER_QUEUE).context("starting the recorder")?;
+    let (recorder, recorder_thread) =
+        Recorder::start(store.clone(), RECORDER_QUEUE).context("starting the recorder")?;
     let result = runtime.block_on(serve(config_path, config, store, recorder));
     drop(runtime);
     recorder_thread.finish();
@@ -42,7 +49,10 @@ async fn serve(
         None => None,
     };
     let Some(pg_addr) = config.listen.postgres else {
-        bail!("{}: listen.postgres is not set: nothing to serve", config_path.display());
+        bail!(
+            "{}: listen.postgres is not set: nothing to serve",
+            config_path.display()
+        );
     };
     let listener = TcpListener::bind(pg_addr)
         .await
@@ -80,7 +90,9 @@ async fn serve(
     let stats = recorder.stats();
     tracing::info!(
         events = stats.written.load(std::sync::atomic::Ordering::Relaxed),
-        write_failures = stats.write_failures.load(std::sync::atomic::Ordering::Relaxed),
+        write_failures = stats
+            .write_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
         "recorder drained"
     );
     Ok(ExitCode::SUCCESS)

@@ -19,9 +19,9 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
             let filter = SessionFilter {
                 identity: f.identity,
                 connection: f.connection,
-                since: f
-                    .since
-                    .map(|d| now_micros().saturating_sub(d.as_micros().min(i64::MAX as u128) as i64)),
+                since: f.since.map(|d| {
+                    now_micros().saturating_sub(d.as_micros().min(i64::MAX as u128) as i64)
+                }),
                 until: None,
                 limit: Some(f.limit),
             };
@@ -45,7 +45,18 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
                         .collect();
                     print!(
                         "{}",
-                        table::render(&["ID", "STARTED", "IDENTITY", "CONNECTION", "CLIENT", "STATEMENTS", "OUTCOME"], &rows)
+                        table::render(
+                            &[
+                                "ID",
+                                "STARTED",
+                                "IDENTITY",
+                                "CONNECTION",
+                                "CLIENT",
+                                "STATEMENTS",
+                                "OUTCOME"
+                            ],
+                            &rows
+                        )
                     );
                 }
             }
@@ -75,7 +86,11 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
                             "ended       {} ({}{})",
                             format_micros(e),
                             session.reason.as_deref().unwrap_or("?"),
-                            session.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                            session
+                                .detail
+                                .as_deref()
+                                .map(|d| format!(": {d}"))
+                                .unwrap_or_default()
                         ),
                         None => println!("ended       (still open)"),
                     }
@@ -96,7 +111,18 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
                         .collect();
                     print!(
                         "{}",
-                        table::render(&["#", "STARTED", "DURATION", "STATUS", "ROWS", "STATEMENT", "ERROR"], &rows)
+                        table::render(
+                            &[
+                                "#",
+                                "STARTED",
+                                "DURATION",
+                                "STATUS",
+                                "ROWS",
+                                "STATEMENT",
+                                "ERROR"
+                            ],
+                            &rows
+                        )
                     );
                 }
             }

@@ -27,13 +27,16 @@ pub fn run(config_path: &Path, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             let now = now_micros();
-            let expires = ttl.map(|d| now.saturating_add(d.as_micros().min(i64::MAX as u128) as i64));
+            let expires =
+                ttl.map(|d| now.saturating_add(d.as_micros().min(i64::MAX as u128) as i64));
             let minted = token::mint(&identity, groups, now, expires)?;
             store.insert_token(&minted.record)?;
             eprintln!(
                 "created token {} for identity {identity}{}",
                 minted.record.id,
-                expires.map(|e| format!(", expires {}", format_micros(e))).unwrap_or_default()
+                expires
+                    .map(|e| format!(", expires {}", format_micros(e)))
+                    .unwrap_or_default()
             );
             println!("{}", minted.secret.expose());
         }
@@ -58,15 +61,30 @@ pub fn run(config_path: &Path, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                                 t.identity.clone(),
                                 t.groups.join(","),
                                 format_micros(t.created_at),
-                                t.expires_at.map(format_micros).unwrap_or_else(|| "never".into()),
-                                t.last_used_at.map(format_micros).unwrap_or_else(|| "never".into()),
+                                t.expires_at
+                                    .map(format_micros)
+                                    .unwrap_or_else(|| "never".into()),
+                                t.last_used_at
+                                    .map(format_micros)
+                                    .unwrap_or_else(|| "never".into()),
                                 status.into(),
                             ]
                         })
                         .collect();
                     print!(
                         "{}",
-                        table::render(&["ID", "IDENTITY", "GROUPS", "CREATED", "EXPIRES", "LAST USED", "STATUS"], &rows)
+                        table::render(
+                            &[
+                                "ID",
+                                "IDENTITY",
+                                "GROUPS",
+                                "CREATED",
+                                "EXPIRES",
+                                "LAST USED",
+                                "STATUS"
+                            ],
+                            &rows
+                        )
                     );
                 }
             }

@@ -27,7 +27,10 @@ pub fn bin() -> &'static str {
 pub fn unique(prefix: &str) -> String {
     let mut b = [0u8; 6];
     getrandom(&mut b);
-    format!("{prefix}_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!(
+        "{prefix}_{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
 }
 
 fn getrandom(buf: &mut [u8]) {
@@ -147,7 +150,10 @@ impl Gateway {
             Ok(addr) => self.addr = addr,
             Err(_) => {
                 let _ = child.kill();
-                panic!("gateway did not start:\n{}", self.logs.lock().unwrap().join("\n"));
+                panic!(
+                    "gateway did not start:\n{}",
+                    self.logs.lock().unwrap().join("\n")
+                );
             }
         }
         self.child = Some(child);
@@ -160,7 +166,10 @@ impl Gateway {
     /// Runs the CLI against this gateway's configuration.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(bin());
-        cmd.arg("--config").arg(&self.config).args(args).env("PORTCULLIS_LOG", "warn");
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("PORTCULLIS_LOG", "warn");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -178,7 +187,9 @@ impl Gateway {
     }
 
     pub fn token(&self, identity: &str) -> String {
-        self.cli_ok(&["token", "create", "--identity", identity]).trim().to_string()
+        self.cli_ok(&["token", "create", "--identity", identity])
+            .trim()
+            .to_string()
     }
 
     /// A libpq connection string through the gateway.
@@ -312,5 +323,8 @@ pub async fn connect(dsn: &str) -> tokio_postgres::Client {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }

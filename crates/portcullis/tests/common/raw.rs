@@ -67,11 +67,22 @@ pub fn error_fields(body: &[u8]) -> (String, String) {
 
 impl RawConn {
     /// Connects and authenticates (trust, or cleartext with `password`).
-    pub fn connect(port: u16, user: &str, database: &str, password: Option<&str>) -> Result<RawConn, (String, String)> {
+    pub fn connect(
+        port: u16,
+        user: &str,
+        database: &str,
+        password: Option<&str>,
+    ) -> Result<RawConn, (String, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         stream
-            .write_all(&startup_packet(&[("user", user), ("database", database), ("client_encoding", "UTF8")]))
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream
+            .write_all(&startup_packet(&[
+                ("user", user),
+                ("database", database),
+                ("client_encoding", "UTF8"),
+            ]))
             .unwrap();
         let mut startup = Vec::new();
         loop {

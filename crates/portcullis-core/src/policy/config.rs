@@ -1,0 +1,136 @@
+//! Policy configuration as written under `[policy.NAME]`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::statement::StatementClass;
+
+/// What a policy decides for a statement.
+///
+/// Ordered by restrictiveness: when several rules match, the greatest wins.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Let the statement run.
+    #[default]
+    Allow,
+    /// Hold the statement for a reviewer (until reviews exist, adapters block it
+    /// with a message saying it needs review).
+    Review,
+    /// Refuse the statement.
+    Block,
+}
+
+impl Action {
+    /// The lowercase name used in configuration and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Review => "review",
+            Action::Block => "block",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a policy's decisions are applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Block and review verdicts take effect.
+    #[default]
+    Enforce,
+    /// Verdicts are recorded as what would have happened; everything runs.
+    Observe,
+}
+
+/// One named policy, as configured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Built-in rule sets to include: `allow-all`, `read-only`,
+    /// `no-destructive`, `production`.
+    #[serde(default)]
+    pub presets: Vec<String>,
+    /// `enforce` (default) or `observe`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Action when no rule matches a statement (default `allow`).
+    #[serde(default = "default_action")]
+    pub default: Action,
+    /// The policy's own rules, in order (`[[policy.NAME.rule]]`).
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+}
+
+fn default_action() -> Action {
+    Action::Allow
+}
+
+/// One rule. Every criterion given must match (AND); each list matches if
+/// any of its entries does (see the crate docs for allow rules, which are
+/// narrower). A rule without criteria matches every statement.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Name, unique within the policy; the verdict cites `POLICY/NAME`.
+    /// Defaults to `rule-N` (its position, from 1).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `allow`, `block` or `review`.
+    pub action: Action,
+    /// Statement classes (`read`, `write`, `ddl`, `dcl`, `admin`,
+    /// `transaction`, `session`, `opaque`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<Vec<StatementClass>>,
+    /// Commands, optionally with object type: `DROP`, `DROP TABLE`, `ALTER SYSTEM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Glob patterns over every table the statement reads or writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
+    /// Glob patterns over tables read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_read: Option<Vec<String>>,
+    /// Glob patterns over tables written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_written: Option<Vec<String>>,
+    /// Glob patterns over functions called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functions: Option<Vec<String>>,
+    /// Facts (`no_where`, `always_true_where`, `copy_program`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<Vec<String>>,
+    /// Glob patterns over names of settings changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Vec<String>>,
+    /// Last resort: a regular expression over the normalized statement
+    /// (comments removed, literals replaced by `$n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// Only for these identities (glob patterns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<Vec<String>>,
+    /// Only for members of these groups (glob patterns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// For `allow`/`review` rules: rule ids (`no-destructive/opaque`, or a
+    /// glob such as `no-destructive/*`) this rule exempts matching statements from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+    /// Message shown when this rule blocks or holds a statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Hint shown with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Built-in only: matches statements changing a setting outside these patterns.
+    #[serde(skip)]
+    pub(crate) settings_outside: Option<Vec<String>>,
+}

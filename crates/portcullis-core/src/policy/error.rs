@@ -1,0 +1,36 @@
+//! Configuration errors in a policy.
+
+/// A policy definition that cannot be compiled. Policies with errors must not
+/// be loaded (the gateway refuses to start rather than run unguarded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "policy {policy}: unknown preset \"{preset}\" (known: allow-all, read-only, no-destructive, production)"
+    )]
+    UnknownPreset { policy: String, preset: String },
+    #[error("policy {policy}, rule {rule}: unknown fact \"{fact}\"")]
+    UnknownFact {
+        policy: String,
+        rule: String,
+        fact: String,
+    },
+    #[error("policy {policy}, rule {rule}: invalid pattern \"{pattern}\": {reason}")]
+    BadPattern {
+        policy: String,
+        rule: String,
+        pattern: String,
+        reason: String,
+    },
+    #[error("policy {policy}, rule {rule}: invalid regex: {reason}")]
+    BadRegex {
+        policy: String,
+        rule: String,
+        reason: String,
+    },
+    #[error("policy {policy}, rule {rule}: {reason}")]
+    BadRule {
+        policy: String,
+        rule: String,
+        reason: String,
+    },
+}

@@ -1,0 +1,303 @@
+//! Guardrail policies: named rule sets that judge classified statements.
+//!
+//! A [`PolicyConfig`] (from `[policy.NAME]`) compiles into a [`Policy`], which
+//! judges the [`StatementInfo`]s of a request for a [`Subject`] and returns a
+//! [`Verdict`].
+//!
+//! # Precedence (deterministic)
+//! 1. Rules are ordered: the presets' rules in the order the presets are
+//!    listed, then the policy's own rules in file order.
+//! 2. For each statement, the rules that apply to the subject and match are
+//!    collected; any rule named (or glob-matched) in the `overrides` of another
+//!    matching rule is dropped.
+//! 3. The most restrictive remaining action wins (block > review > allow); the
+//!    first rule in order with that action is cited. No remaining rule: the
+//!    policy's `default`.
+//! 4. Across the statements of one request the most restrictive verdict wins
+//!    (the earliest statement on ties): if one statement is blocked, none runs.
+//! 5. `observe` mode turns block and review into allow, keeping what would
+//!    have happened in `observed_action`.
+//!
+//! Text that cannot be parsed is judged by [`Policy::unparseable`]: blocked on
+//! every policy except an unguarded one (no rules and default allow, as with
+//! the `allow-all` preset).
+
+mod config;
+mod error;
+mod preset;
+mod rule;
+mod verdict;
+
+use sha2::{Digest, Sha256};
+
+pub use config::{Action, Mode, PolicyConfig, RuleConfig};
+pub use error::PolicyError;
+pub use preset::{PRESET_NAMES, PRESETS_VERSION};
+pub use verdict::{Subject, Verdict};
+
+use crate::statement::StatementInfo;
+use rule::Rule;
+
+/// Rule id cited when a statement could not be classified.
+pub const UNPARSEABLE_RULE: &str = "fail-closed/unparseable";
+
+/// A compiled policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    name: String,
+    version: String,
+    mode: Mode,
+    default: Action,
+    rules: Vec<Rule>,
+}
+
+impl Policy {
+    /// Compiles the policy `name` from its configuration.
+    pub fn compile(name: &str, config: &PolicyConfig) -> Result<Policy, PolicyError> {
+        let mut rules: Vec<Rule> = Vec::new();
+        for preset in &config.presets {
+            let Some(preset_rules) = preset::rules(preset) else {
+                return Err(PolicyError::UnknownPreset {
+                    policy: name.to_string(),
+                    preset: preset.clone(),
+                });
+            };
+            for (id, rule_config) in preset_rules {
+                if rules.iter().all(|r| r.id != id) {
+                    rules.push(Rule::compile(name, id, &rule_config)?);
+                }
+            }
+        }
+        for (index, rule_config) in config.rules.iter().enumerate() {
+            let rule_name = rule_config
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("rule-{}", index + 1));
+            let id = format!("{name}/{rule_name}");
+            if rule_name.is_empty() || rule_name.contains('/') {
+                return Err(PolicyError::BadRule {
+                    policy: name.to_string(),
+                    rule: rule_name,
+                    reason: "a rule name must be non-empty and contain no '/'".into(),
+                });
+            }
+            if rules.iter().any(|r| r.id == id) {
+                return Err(PolicyError::BadRule {
+                    policy: name.to_string(),
+                    rule: rule_name,
+                    reason: "duplicate rule name".into(),
+                });
+            }
+            rules.push(Rule::compile(name, id, rule_config)?);
+        }
+        // Every override must name at least one rule: a typo must not
+        // silently leave a preset in force (or look like it was disabled).
+        for rule in &rules {
+            for pattern in &rule.override_patterns {
+                let single = Rule::compile(
+                    name,
+                    rule.id.clone(),
+                    &RuleConfig {
+                        action: Action::Allow,
+                        overrides: vec![pattern.clone()],
+                        ..RuleConfig::default()
+                    },
+                )?;
+                if !rules
+                    .iter()
+                    .any(|other| other.id != rule.id && single.overrides(&other.id))
+                {
+                    return Err(PolicyError::BadRule {
+                        policy: name.to_string(),
+                        rule: rule.id.clone(),
+                        reason: format!("override \"{pattern}\" names no rule of this policy"),
+                    });
+                }
+            }
+        }
+        Ok(Policy {
+            name: name.to_string(),
+            version: version(name, config),
+            mode: config.mode,
+            default: config.default,
+            rules,
+        })
+    }
+
+    /// A policy made of one built-in preset, named after it (for
+    /// `portcullis policy check --preset NAME`).
+    pub fn preset(preset: &str) -> Result<Policy, PolicyError> {
+        Policy::compile(
+            preset,
+            &PolicyConfig {
+                presets: vec![preset.to_string()],
+                ..PolicyConfig::default()
+            },
+        )
+    }
+
+    /// The policy's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A stable hash of the definition (and of the preset definitions).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// `enforce` or `observe`.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// False only for a policy that allows everything (no rules, default
+    /// allow): such a policy lets even unparseable text through.
+    pub fn is_guarded(&self) -> bool {
+        !(self.rules.is_empty() && self.default == Action::Allow)
+    }
+
+    /// Ids of all rules, in precedence order.
+    pub fn rule_ids(&self) -> Vec<&str> {
+        self.rules.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    /// Judges all statements of one request together (if any is blocked, the
+    /// request is). An empty request is allowed: nothing runs.
+    pub fn evaluate(&self, statements: &[StatementInfo], subject: &Subject) -> Verdict {
+        let mut worst: Option<Verdict> = None;
+        for (index, statement) in statements.iter().enumerate() {
+            let mut verdict = self.judge(statement, subject);
+            verdict.statement = Some(index);
+            if worst.as_ref().is_none_or(|w| verdict.action > w.action) {
+                worst = Some(verdict);
+            }
+        }
+        let verdict =
+            worst.unwrap_or_else(|| self.verdict(Action::Allow, None, "no statement".into(), None));
+        self.apply_mode(verdict)
+    }
+
+    /// Judges one statement on its own (for per-statement reports).
+    pub fn evaluate_one(&self, statement: &StatementInfo, subject: &Subject) -> Verdict {
+        self.apply_mode(self.judge(statement, subject))
+    }
+
+    /// The verdict for text that could not be parsed or classified: block on
+    /// every guarded policy, saying why.
+    pub fn unparseable(&self, reason: &str) -> Verdict {
+        let verdict = if self.is_guarded() {
+            self.verdict(
+                Action::Block,
+                Some(UNPARSEABLE_RULE.to_string()),
+                format!("the statement could not be understood, so it is blocked: {reason}"),
+                Some("check the statement's syntax; guarded connections only run statements they can classify".into()),
+            )
+        } else {
+            self.verdict(
+                Action::Allow,
+                None,
+                format!("unguarded policy: unparseable statement let through ({reason})"),
+                None,
+            )
+        };
+        self.apply_mode(verdict)
+    }
+
+    fn judge(&self, statement: &StatementInfo, subject: &Subject) -> Verdict {
+        let matched: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| r.applies_to(subject) && r.matches(statement))
+            .collect();
+        let effective: Vec<&Rule> = matched
+            .iter()
+            .copied()
+            .filter(|r| !matched.iter().any(|o| o.id != r.id && o.overrides(&r.id)))
+            .collect();
+        let Some(action) = effective.iter().map(|r| r.action).max() else {
+            return match self.default {
+                Action::Allow => {
+                    self.verdict(Action::Allow, None, "allowed: no rule matched".into(), None)
+                }
+                action => self.verdict(
+                    action,
+                    Some(format!("{}/default", self.name)),
+                    format!(
+                        "no rule of policy {} allows this {} statement",
+                        self.name,
+                        statement.full_command()
+                    ),
+                    Some("ask an operator to add an allow rule for it".into()),
+                ),
+            };
+        };
+        let Some(rule) = effective.iter().find(|r| r.action == action) else {
+            return self.verdict(
+                Action::Block,
+                Some(UNPARSEABLE_RULE.into()),
+                "internal policy error".into(),
+                None,
+            );
+        };
+        let message = rule.message.clone().unwrap_or_else(|| match action {
+            Action::Allow => format!("allowed by rule {}", rule.id),
+            Action::Review => format!(
+                "{} needs review (rule {})",
+                statement.full_command(),
+                rule.id
+            ),
+            Action::Block => format!(
+                "{} is not allowed (rule {})",
+                statement.full_command(),
+                rule.id
+            ),
+        });
+        self.verdict(action, Some(rule.id.clone()), message, rule.hint.clone())
+    }
+
+    fn verdict(
+        &self,
+        action: Action,
+        rule: Option<String>,
+        message: String,
+        hint: Option<String>,
+    ) -> Verdict {
+        Verdict {
+            action,
+            rule,
+            policy: self.name.clone(),
+            policy_version: self.version.clone(),
+            message,
+            hint,
+            observed: false,
+            observed_action: None,
+            statement: None,
+        }
+    }
+
+    fn apply_mode(&self, mut verdict: Verdict) -> Verdict {
+        if self.mode == Mode::Observe && verdict.action != Action::Allow {
+            verdict.observed = true;
+            verdict.observed_action = Some(verdict.action);
+            verdict.action = Action::Allow;
+        }
+        verdict
+    }
+}
+
+/// Stable hash of a policy definition and the preset definitions it may use.
+fn version(name: &str, config: &PolicyConfig) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(PRESETS_VERSION.as_bytes());
+    hasher.update([0]);
+    hasher.update(name.as_bytes());
+    hasher.update([0]);
+    // Serializing a plain struct is deterministic (field order is fixed); it
+    // cannot fail for these types, and an empty body would still be stable.
+    hasher.update(serde_json::to_vec(config).unwrap_or_default());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests;
