@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export PGSSLMODE=disable  # every path in plaintext, as pgbouncer runs here
 DURATION=${DURATION:-15}
 SCALE=${SCALE:-10}
 DB=pc_bench
@@ -67,6 +68,7 @@ PORTCULLIS_LOG=warn "$BIN" --config "$work/portcullis.toml" serve 2>"$work/gatew
 pids+=($!)
 TOKEN=$("$BIN" --config "$work/portcullis.toml" token create --identity bench 2>/dev/null)
 for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$GW_PORT" && break; sleep 0.1; done
+pg_isready -q -h 127.0.0.1 -p "$GW_PORT" || { echo "the gateway did not start:" >&2; cat "$work/gateway.log" >&2; exit 1; }
 
 have_bouncer=0
 if command -v pgbouncer >/dev/null 2>&1; then

@@ -10,7 +10,7 @@ use portcullis_core::record::{
 };
 use portcullis_core::store::{Store, StoreError};
 use portcullis_core::token::TokenRecord;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::migrations::MIGRATIONS;
 
@@ -63,7 +63,12 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
+    // One writer at a time: the gateway and a CLI may open a new store at
+    // the same moment, and each must see the other's finished migration.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let version: i64 = tx
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(err)?;
     let supported = MIGRATIONS.len() as i64;
@@ -74,14 +79,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(err)?;
-        tx.commit().map_err(err)?;
         tracing::info!(version = i + 1, "state store migrated");
     }
-    Ok(())
+    tx.commit().map_err(err)
 }
 
 fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -407,6 +410,21 @@ mod tests {
         let back = s.token(&t.record.id).unwrap().unwrap();
         assert_eq!(back.last_used_at, Some(50));
         assert_eq!(back.revoked_at, Some(60));
+    }
+
+    #[test]
+    fn concurrent_opens_of_a_new_store_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("race.db");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = p.clone();
+                std::thread::spawn(move || SqliteStore::open(&p).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
     }
 
     #[test]
