@@ -17,3 +17,18 @@ pub fn hex_id(bytes: usize) -> Result<String, RandomError> {
     fill(&mut buf)?;
     Ok(hex::encode(buf))
 }
+
+/// A time-ordered identifier: 12 hex digits of milliseconds since the epoch,
+/// then `random_bytes` random bytes. Ordered ids keep the store's indexes
+/// appending near one edge instead of writing all over them.
+pub fn ordered_id(random_bytes: usize) -> Result<String, RandomError> {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Ok(format!(
+        "{:012x}{}",
+        millis & 0xffff_ffff_ffff,
+        hex_id(random_bytes)?
+    ))
+}

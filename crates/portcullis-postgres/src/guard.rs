@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use portcullis_core::policy::{Action, Policy, Subject, Verdict};
 use portcullis_core::statement::StatementInfo;
-use portcullis_sql::Classifier;
+use portcullis_sql::{Classification, Classifier};
 
 pub struct Guard {
     policy: Arc<Policy>,
@@ -19,7 +19,15 @@ pub struct Guard {
     subject: Subject,
     connection: String,
     prepared: HashMap<String, StatementInfo>,
+    /// Verdicts by classification: the classifier hands out one shared
+    /// classification per statement shape, and for a fixed policy and
+    /// subject the verdict depends on nothing else. Holding the `Arc` keeps
+    /// its address from being reused while it is a key here.
+    verdicts: HashMap<usize, (Classification, Verdict)>,
 }
+
+/// Verdicts a session remembers before it starts over.
+const VERDICT_CACHE: usize = 256;
 
 impl Guard {
     pub fn new(
@@ -34,6 +42,7 @@ impl Guard {
             subject,
             connection,
             prepared: HashMap::new(),
+            verdicts: HashMap::new(),
         }
     }
 
@@ -54,6 +63,7 @@ impl Guard {
             Ok(s) => s,
             Err(e) => return Some(self.policy.unparseable(&e.to_string())),
         };
+        // EXECUTE depends on the session's prepared statements: never cached.
         let verdict = if statements.iter().any(|s| s.command == "EXECUTE") {
             let resolved: Vec<StatementInfo> = statements
                 .iter()
@@ -61,7 +71,18 @@ impl Guard {
                 .collect();
             self.policy.evaluate(&resolved, &self.subject)
         } else {
-            self.policy.evaluate(&statements, &self.subject)
+            let key = Arc::as_ptr(&statements) as *const StatementInfo as usize;
+            match self.verdicts.get(&key) {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let v = self.policy.evaluate(&statements, &self.subject);
+                    if self.verdicts.len() >= VERDICT_CACHE {
+                        self.verdicts.clear();
+                    }
+                    self.verdicts.insert(key, (statements.clone(), v.clone()));
+                    v
+                }
+            }
         };
         if verdict.is_allowed() {
             for s in statements.iter() {

@@ -160,7 +160,7 @@ impl PostgresServer {
                 return;
             }
         };
-        let session_id = match portcullis_core::random::hex_id(8) {
+        let session_id = match portcullis_core::random::ordered_id(4) {
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(error = %e, "cannot mint a session id");

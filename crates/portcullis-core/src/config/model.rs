@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub listen: RawListen,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub runtime: RawRuntime,
     #[serde(default, rename = "connection")]
     pub connections: Vec<RawConnection>,
     #[serde(default, rename = "identity")]
@@ -62,6 +64,28 @@ pub struct RawLimits {
     pub max_message_bytes: Option<usize>,
     pub startup_timeout: Option<String>,
     pub connect_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntime {
+    /// Threads that run sessions: a number, or `"auto"` (half the cores,
+    /// at least one): the gateway usually shares its machine, and fewer
+    /// threads hand work between each other less often.
+    pub workers: Option<Workers>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Workers {
+    Count(usize),
+    Auto(AutoWord),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    Auto,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +153,8 @@ pub struct Config {
     pub store_path: PathBuf,
     pub listen: Listen,
     pub limits: Limits,
+    /// Threads that run sessions.
+    pub workers: usize,
     pub connections: Vec<Connection>,
     pub identities: Vec<Identity>,
     pub grants: Vec<Grant>,

@@ -135,6 +135,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
             .unwrap_or_else(|| PathBuf::from(".portcullis/state.db")),
         listen,
         limits,
+        workers: workers(raw.runtime.workers)?,
         connections,
         identities,
         grants,
@@ -229,6 +230,19 @@ fn limits(raw: RawLimits) -> Result<Limits, Issue> {
             Duration::from_secs(10),
         )?,
     })
+}
+
+fn workers(w: Option<Workers>) -> Result<usize, Issue> {
+    match w {
+        None | Some(Workers::Auto(_)) => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Ok((cores / 2).max(1))
+        }
+        Some(Workers::Count(0)) => {
+            Err(issue("runtime.workers", "must be at least 1 (or \"auto\")"))
+        }
+        Some(Workers::Count(n)) => Ok(n),
+    }
 }
 
 fn check_name(name: &str, path: &str) -> Result<(), Issue> {

@@ -20,7 +20,7 @@ const BATCH: usize = 4096;
 /// After each write the writer pauses this long so events accumulate: under
 /// load that turns thousands of wake-ups and commits a second into a few
 /// hundred, and it bounds how long an event waits before it is written.
-const GATHER: Duration = Duration::from_millis(5);
+const GATHER: Duration = Duration::from_millis(20);
 
 enum Msg {
     Event(Box<Event>),
