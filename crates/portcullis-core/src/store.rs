@@ -6,7 +6,8 @@
 
 use thiserror::Error;
 
-use crate::record::{Event, SessionFilter, SessionSummary, StatementRecord};
+use crate::record::chain::{ChainedEvent, Seal};
+use crate::record::{SessionFilter, SessionSummary, StatementRecord};
 use crate::token::TokenRecord;
 
 #[derive(Debug, Error)]
@@ -17,6 +18,9 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
 }
 
+/// A session's events in chain order, and its seal if it is closed and sealed.
+pub type SessionChain = (Vec<ChainedEvent>, Option<Seal>);
+
 pub trait Store: Send + Sync + 'static {
     fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
@@ -25,8 +29,12 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError>;
     fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError>;
 
-    /// Appends events atomically: all of the batch or none of it.
-    fn append(&self, events: &[Event]) -> Result<(), StoreError>;
+    /// Appends chained events and the seals of sessions they close,
+    /// atomically: all of the batch or none of it.
+    fn append(&self, events: &[ChainedEvent], seals: &[(String, Seal)]) -> Result<(), StoreError>;
+    /// A session's events in chain order (open, statements, close) with
+    /// their stored hashes, and its seal if it has one.
+    fn session_chain(&self, id: &str) -> Result<Option<SessionChain>, StoreError>;
     fn sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionSummary>, StoreError>;
     fn session(&self, id: &str) -> Result<Option<SessionSummary>, StoreError>;
     fn statements(&self, session_id: &str) -> Result<Vec<StatementRecord>, StoreError>;

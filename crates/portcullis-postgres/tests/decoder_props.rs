@@ -7,10 +7,10 @@ use portcullis_postgres::tracker::Tracker;
 use proptest::prelude::*;
 
 fn feed(data: &[u8]) {
-    if data.len() >= 4 {
-        if let Ok(n) = startup::packet_len([data[0], data[1], data[2], data[3]]) {
-            let _ = startup::decode(&data[4..n.min(data.len())]);
-        }
+    if data.len() >= 4
+        && let Ok(n) = startup::packet_len([data[0], data[1], data[2], data[3]])
+    {
+        let _ = startup::decode(&data[4..n.min(data.len())]);
     }
     let mut tracker = Tracker::new("prop".into());
     let mut rest = data;

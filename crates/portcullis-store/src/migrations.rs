@@ -43,4 +43,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE statements ADD COLUMN observed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sessions ADD COLUMN policy TEXT;
     ALTER TABLE sessions ADD COLUMN policy_version TEXT;",
+    // 3: tamper evidence: each event's chain hash, and the seal of closed sessions.
+    "ALTER TABLE statements ADD COLUMN hash TEXT;
+    ALTER TABLE sessions ADD COLUMN open_hash TEXT;
+    ALTER TABLE sessions ADD COLUMN close_hash TEXT;
+    ALTER TABLE sessions ADD COLUMN seal_last_hash TEXT;
+    ALTER TABLE sessions ADD COLUMN seal_signature TEXT;
+    ALTER TABLE sessions ADD COLUMN seal_public_key TEXT;",
 ];

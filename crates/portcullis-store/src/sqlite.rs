@@ -5,10 +5,12 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use portcullis_core::record::chain::{ChainedEvent, Seal};
 use portcullis_core::record::{
-    Event, SessionFilter, SessionOpen, SessionSummary, StatementRecord, StatementStatus,
+    Event, SessionClose, SessionFilter, SessionOpen, SessionSummary, StatementRecord,
+    StatementStatus,
 };
-use portcullis_core::store::{Store, StoreError};
+use portcullis_core::store::{SessionChain, Store, StoreError};
 use portcullis_core::token::TokenRecord;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -43,11 +45,28 @@ impl SqliteStore {
 
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+        // Switching to WAL needs an exclusive lock, and SQLite reports a busy
+        // database at once instead of waiting for it: retry for a while.
+        let mut attempts = 0;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 400 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        // Checkpoint less often: hot pages are copied back once per
+        // checkpoint however often they were rewritten in between.
+        conn.pragma_update(None, "wal_autocheckpoint", 8000)
             .map_err(err)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -198,29 +217,35 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn append(&self, events: &[Event]) -> Result<(), StoreError> {
+    fn append(&self, events: &[ChainedEvent], seals: &[(String, Seal)]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(err)?;
         {
             let mut open = tx
                 .prepare_cached(
-                    "INSERT INTO sessions (id, started_at, identity, auth_method, client_addr, connection, protocol, policy, policy_version) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO sessions (id, started_at, identity, auth_method, client_addr, connection, protocol, policy, policy_version, open_hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(err)?;
             let mut statement = tx
                 .prepare_cached(
-                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed, hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(err)?;
             let mut close = tx
                 .prepare_cached(
-                    "UPDATE sessions SET ended_at = ?2, reason = ?3, detail = ?4 WHERE id = ?1",
+                    "UPDATE sessions SET ended_at = ?2, reason = ?3, detail = ?4, close_hash = ?5 WHERE id = ?1",
                 )
                 .map_err(err)?;
-            for e in events {
-                match e {
+            let mut seal = tx
+                .prepare_cached(
+                    "UPDATE sessions SET seal_last_hash = ?2, seal_signature = ?3, seal_public_key = ?4 WHERE id = ?1",
+                )
+                .map_err(err)?;
+            for c in events {
+                let hash = &c.hash;
+                match &c.event {
                     Event::Open(o) => open.execute(params![
                         o.session_id,
                         o.started_at,
@@ -230,7 +255,8 @@ impl Store for SqliteStore {
                         o.connection,
                         o.protocol,
                         o.policy,
-                        o.policy_version
+                        o.policy_version,
+                        hash
                     ]),
                     Event::Statement(s) => statement.execute(params![
                         s.session_id,
@@ -243,16 +269,80 @@ impl Store for SqliteStore {
                         s.error,
                         s.verdict,
                         s.rule,
-                        s.observed
+                        s.observed,
+                        hash
                     ]),
                     Event::Close(c) => {
-                        close.execute(params![c.session_id, c.ended_at, c.reason, c.detail])
+                        close.execute(params![c.session_id, c.ended_at, c.reason, c.detail, hash])
                     }
                 }
                 .map_err(err)?;
             }
+            for (id, s) in seals {
+                seal.execute(params![id, s.last_hash, s.signature, s.public_key])
+                    .map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
+    }
+
+    fn session_chain(&self, id: &str) -> Result<Option<SessionChain>, StoreError> {
+        let Some(summary) = self.session(id)? else {
+            return Ok(None);
+        };
+        type Hashes = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let (open_hash, close_hash, last, signature, key): Hashes = self
+            .conn()
+            .query_row(
+                "SELECT open_hash, close_hash, seal_last_hash, seal_signature, seal_public_key FROM sessions WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .map_err(err)?;
+        let mut events = vec![ChainedEvent {
+            event: Event::Open(summary.open.clone()),
+            hash: open_hash.unwrap_or_default(),
+        }];
+        let hashes: Vec<Option<String>> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare("SELECT hash FROM statements WHERE session_id = ?1 ORDER BY seq")
+                .map_err(err)?;
+            let rows = stmt.query_map([id], |r| r.get(0)).map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)?
+        };
+        for (s, h) in self.statements(id)?.into_iter().zip(hashes) {
+            events.push(ChainedEvent {
+                event: Event::Statement(s),
+                hash: h.unwrap_or_default(),
+            });
+        }
+        if let (Some(ended_at), Some(reason)) = (summary.ended_at, summary.reason.clone()) {
+            events.push(ChainedEvent {
+                event: Event::Close(SessionClose {
+                    session_id: id.to_string(),
+                    ended_at,
+                    reason,
+                    detail: summary.detail.clone(),
+                }),
+                hash: close_hash.unwrap_or_default(),
+            });
+        }
+        let seal = match (last, signature, key) {
+            (Some(last_hash), Some(signature), Some(public_key)) => Some(Seal {
+                last_hash,
+                signature,
+                public_key,
+            }),
+            _ => None,
+        };
+        Ok(Some((events, seal)))
     }
 
     fn sessions(&self, f: &SessionFilter) -> Result<Vec<SessionSummary>, StoreError> {
@@ -328,7 +418,25 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_core::record::SessionClose;
+    use portcullis_core::record::chain;
+
+    fn chained(events: Vec<Event>) -> Vec<ChainedEvent> {
+        let mut prev = chain::GENESIS;
+        events
+            .into_iter()
+            .map(|event| {
+                prev = chain::link(&prev, &event);
+                ChainedEvent {
+                    event,
+                    hash: hex_of(&prev),
+                }
+            })
+            .collect()
+    }
+
+    fn hex_of(h: &chain::Hash) -> String {
+        h.iter().map(|b| format!("{b:02x}")).collect()
+    }
 
     fn open_event(id: &str, at: i64) -> Event {
         Event::Open(SessionOpen {
@@ -360,17 +468,20 @@ mod tests {
             rule: None,
             observed: false,
         };
-        s.append(&[
-            open_event("a", 1),
-            Event::Statement(st.clone()),
-            Event::Close(SessionClose {
-                session_id: "a".into(),
-                ended_at: 9,
-                reason: "client-quit".into(),
-                detail: None,
-            }),
-            open_event("b", 2),
-        ])
+        s.append(
+            &chained(vec![
+                open_event("a", 1),
+                Event::Statement(st.clone()),
+                Event::Close(SessionClose {
+                    session_id: "a".into(),
+                    ended_at: 9,
+                    reason: "client-quit".into(),
+                    detail: None,
+                }),
+                open_event("b", 2),
+            ]),
+            &[],
+        )
         .unwrap();
         assert_eq!(s.statements("a").unwrap(), vec![st]);
         assert_eq!(s.statement_count().unwrap(), 1);
@@ -390,10 +501,70 @@ mod tests {
     }
 
     #[test]
+    fn stored_chains_verify_and_tampering_in_the_store_is_located() {
+        let s = SqliteStore::in_memory().unwrap();
+        let signer = chain::Signer::from_seed(&[3u8; 32]).unwrap();
+        let mut events = vec![open_event("t", 1)];
+        for seq in 1..=3 {
+            events.push(Event::Statement(StatementRecord {
+                session_id: "t".into(),
+                seq,
+                text: format!("select {seq}"),
+                started_at: 2,
+                duration_us: 3,
+                rows: Some(1),
+                status: StatementStatus::Ok,
+                error: None,
+                verdict: Some("allow".into()),
+                rule: None,
+                observed: false,
+            }));
+        }
+        events.push(Event::Close(SessionClose {
+            session_id: "t".into(),
+            ended_at: 9,
+            reason: "client-quit".into(),
+            detail: None,
+        }));
+        let c = chained(events);
+        let last: chain::Hash = (0..32)
+            .map(|i| u8::from_str_radix(&c.last().unwrap().hash[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let seal = signer.seal("t", &last);
+        s.append(&c, &[("t".into(), seal)]).unwrap();
+        let pk = signer.public_key_hex();
+        let check = |s: &SqliteStore| {
+            let (events, seal) = s.session_chain("t").unwrap().unwrap();
+            chain::verify("t", &events, seal.as_ref(), &pk)
+        };
+        assert_eq!(check(&s), Ok(true));
+        let tamper = |sql: &str| s.conn().execute_batch(sql).unwrap();
+        tamper("UPDATE statements SET text = 'drop table x' WHERE seq = 2");
+        assert!(matches!(
+            check(&s),
+            Err(chain::VerifyError::Hash { index: 2, .. })
+        ));
+        tamper("UPDATE statements SET text = 'select 2' WHERE seq = 2");
+        assert_eq!(check(&s), Ok(true));
+        tamper("DELETE FROM statements WHERE seq = 1");
+        assert!(matches!(
+            check(&s),
+            Err(chain::VerifyError::Sequence { index: 1, .. })
+        ));
+        tamper("UPDATE sessions SET identity = 'someone-else'");
+        assert!(matches!(
+            check(&s),
+            Err(chain::VerifyError::Hash { index: 0, .. })
+        ));
+    }
+
+    #[test]
     fn a_failing_batch_writes_nothing() {
         let s = SqliteStore::in_memory().unwrap();
         // The duplicate session id violates the primary key: the whole batch rolls back.
-        let r = s.append(&[open_event("x", 1), open_event("x", 2)]);
+        let r = s.append(&chained(vec![open_event("x", 1), open_event("x", 2)]), &[]);
         assert!(r.is_err());
         assert!(s.session("x").unwrap().is_none());
     }

@@ -42,6 +42,15 @@ pub enum Command {
     /// Guardrail policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The gateway's session signing key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Print the public key that seals recorded sessions.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +119,20 @@ pub enum SessionsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Check a session's hash chain and seal, from the store or from an
+    /// exported file (offline, with the gateway's public key).
+    Verify {
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        id: Option<String>,
+        /// An export written by `sessions export`.
+        #[arg(long, requires = "public_key")]
+        file: Option<PathBuf>,
+        /// The gateway's public key (hex, from `portcullis keys show`).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Write a self-contained, verifiable copy of a session to stdout.
+    Export { id: String },
 }
 
 #[derive(Args)]

@@ -13,7 +13,10 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
+use std::collections::HashMap;
+
 use super::Event;
+use super::chain::{self, ChainedEvent, Hash, Seal, Signer};
 use crate::store::Store;
 
 const BATCH: usize = 4096;
@@ -54,16 +57,18 @@ pub struct RecorderThread {
 
 impl Recorder {
     /// Starts the writer thread over `store` with a queue of `capacity` events.
+    /// Sessions closed while it runs are sealed with `signer`.
     pub fn start(
         store: Arc<dyn Store>,
         capacity: usize,
+        signer: Arc<Signer>,
     ) -> std::io::Result<(Recorder, RecorderThread)> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stats = Arc::new(RecorderStats::default());
         let thread_stats = stats.clone();
         let handle = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(store, rx, thread_stats))?;
+            .spawn(move || run(store, rx, thread_stats, signer))?;
         Ok((Recorder { tx, stats }, RecorderThread { handle }))
     }
 
@@ -100,8 +105,46 @@ impl RecorderThread {
     }
 }
 
-fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, stats: Arc<RecorderStats>) {
+/// Links each session's events into its hash chain, and seals it at close.
+struct Chainer {
+    signer: Arc<Signer>,
+    last: HashMap<String, Hash>,
+}
+
+impl Chainer {
+    fn chain(&mut self, event: Event, seals: &mut Vec<(String, Seal)>) -> ChainedEvent {
+        let id = event.session_id().to_string();
+        let prev = match &event {
+            Event::Open(_) => chain::GENESIS,
+            _ => self.last.get(&id).copied().unwrap_or(chain::GENESIS),
+        };
+        let hash = chain::link(&prev, &event);
+        if matches!(event, Event::Close(_)) {
+            self.last.remove(&id);
+            seals.push((id.clone(), self.signer.seal(&id, &hash)));
+        } else {
+            self.last.insert(id, hash);
+        }
+        ChainedEvent {
+            event,
+            hash: hex::encode(hash),
+        }
+    }
+}
+
+fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Msg>,
+    stats: Arc<RecorderStats>,
+    signer: Arc<Signer>,
+) {
+    let mut chainer = Chainer {
+        signer,
+        last: HashMap::new(),
+    };
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut chained: Vec<ChainedEvent> = Vec::with_capacity(BATCH);
+    let mut seals: Vec<(String, Seal)> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         take(first, &mut batch, &mut waiters);
@@ -111,9 +154,13 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, stats: Arc<RecorderSt
                 Err(_) => break,
             }
         }
-        write(store.as_ref(), &batch, &stats);
         let busy = batch.len() > 1;
-        batch.clear();
+        for e in batch.drain(..) {
+            chained.push(chainer.chain(e, &mut seals));
+        }
+        write(store.as_ref(), &chained, &seals, &stats);
+        chained.clear();
+        seals.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
@@ -131,13 +178,18 @@ fn take(m: Msg, batch: &mut Vec<Event>, waiters: &mut Vec<oneshot::Sender<()>>) 
     }
 }
 
-fn write(store: &dyn Store, batch: &[Event], stats: &RecorderStats) {
+fn write(
+    store: &dyn Store,
+    batch: &[ChainedEvent],
+    seals: &[(String, Seal)],
+    stats: &RecorderStats,
+) {
     if batch.is_empty() {
         return;
     }
     let mut delay = Duration::from_millis(50);
     loop {
-        match store.append(batch) {
+        match store.append(batch, seals) {
             Ok(()) => {
                 stats
                     .written

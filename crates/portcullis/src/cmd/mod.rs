@@ -2,6 +2,7 @@
 
 mod cert;
 mod config;
+pub mod keys;
 mod policy;
 mod serve;
 mod sessions;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sessions(c) => sessions::run(&cli.config, c),
         Command::Cert(c) => cert::run(c),
         Command::Policy(c) => policy::run(&cli.config, c),
+        Command::Keys(c) => keys::run(&cli.config, c),
     }
 }
 

@@ -30,8 +30,12 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     }
     .context("starting the runtime")?;
     let store = open_store(&config)?;
-    let (recorder, recorder_thread) =
-        Recorder::start(store.clone(), RECORDER_QUEUE).context("starting the recorder")?;
+    let (recorder, recorder_thread) = Recorder::start(
+        store.clone(),
+        RECORDER_QUEUE,
+        std::sync::Arc::new(super::keys::load_or_create(&config)?),
+    )
+    .context("starting the recorder")?;
     let result = runtime.block_on(serve(config_path, config, store, recorder));
     drop(runtime);
     recorder_thread.finish();

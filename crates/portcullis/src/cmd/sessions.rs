@@ -3,18 +3,98 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use portcullis_core::record::SessionFilter;
+use portcullis_core::record::chain::{self, ChainedEvent, Seal, VerifyError};
 use portcullis_core::time::{format_micros, now_micros};
 
 use super::{load_config, open_store};
 use crate::cli::{Format, SessionsCommand};
 use crate::table;
 
+/// The self-contained form written by `sessions export`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Export {
+    format: String,
+    session_id: String,
+    events: Vec<ChainedEvent>,
+    seal: Option<Seal>,
+}
+
+const EXPORT_FORMAT: &str = "portcullis-session/1";
+
+fn report(id: &str, events: usize, result: Result<bool, VerifyError>, key: &str) -> ExitCode {
+    match result {
+        Ok(true) => {
+            println!("session {id}: OK, {events} events, hash chain intact, sealed by {key}");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!(
+                "session {id}: OK so far, {events} events, hash chain intact; not sealed (still open, or the gateway stopped abruptly)"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("session {id}: TAMPERED: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode> {
+    // Offline verification needs no configuration at all.
+    if let SessionsCommand::Verify {
+        file: Some(file),
+        public_key: Some(key),
+        ..
+    } = &cmd
+    {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let export: Export = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a session export", file.display()))?;
+        if export.format != EXPORT_FORMAT {
+            bail!(
+                "{}: unknown export format {:?}",
+                file.display(),
+                export.format
+            );
+        }
+        let result = chain::verify(
+            &export.session_id,
+            &export.events,
+            export.seal.as_ref(),
+            key,
+        );
+        return Ok(report(&export.session_id, export.events.len(), result, key));
+    }
     let config = load_config(config_path)?;
     let store = open_store(&config)?;
     match cmd {
+        SessionsCommand::Verify { id, .. } => {
+            let Some(id) = id else {
+                bail!("give a session id, or --file with --public-key");
+            };
+            let Some((events, seal)) = store.session_chain(&id)? else {
+                bail!("no session with id {id:?}");
+            };
+            let key = super::keys::load_or_create(&config)?.public_key_hex();
+            let result = chain::verify(&id, &events, seal.as_ref(), &key);
+            return Ok(report(&id, events.len(), result, &key));
+        }
+        SessionsCommand::Export { id } => {
+            let Some((events, seal)) = store.session_chain(&id)? else {
+                bail!("no session with id {id:?}");
+            };
+            let export = Export {
+                format: EXPORT_FORMAT.into(),
+                session_id: id,
+                events,
+                seal,
+            };
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
         SessionsCommand::List(f) => {
             let filter = SessionFilter {
                 identity: f.identity,

@@ -1,0 +1,145 @@
+//! Recordings are hash-chained and sealed: verify passes on what happened,
+//! and fails, saying where, after tampering in the store or in an export.
+
+mod common;
+
+use common::{Gateway, psql};
+
+fn verify(gw: &Gateway, args: &[&str]) -> (bool, String) {
+    let out = gw.cli(args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn sessions_verify_export_and_detect_tampering() {
+    let gw = Gateway::start();
+    let token = gw.token("demo");
+    let out = psql(
+        &gw.dsn("demo", "demo", &token),
+        &[
+            "-c",
+            "SELECT 1",
+            "-c",
+            "SELECT 'two'",
+            "-c",
+            "SELECT 1/0",
+            "-c",
+            "SELECT 4",
+        ],
+    );
+    assert!(!out.status.success(), "the division by zero stops psql");
+    gw.eventually("the session to close", || {
+        gw.sessions()
+            .first()
+            .is_some_and(|s| s["ended_at"].is_i64())
+    });
+    let id = gw.sessions()[0]["session_id"].as_str().unwrap().to_string();
+
+    // The public key, created on first start with owner-only permissions.
+    let key = gw.cli_ok(&["keys", "show"]).trim().to_string();
+    assert_eq!(key.len(), 64, "{key}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(gw.dir.path().join("signing.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0);
+
+    let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("OK, 5 events") && text.contains("sealed by"),
+        "{text}"
+    );
+
+    // Offline: export, verify with the public key.
+    let export = gw.cli_ok(&["sessions", "export", &id]);
+    let file = gw.dir.path().join("s.json");
+    std::fs::write(&file, &export).unwrap();
+    let f = file.display().to_string();
+    let (ok, text) = verify(
+        &gw,
+        &["sessions", "verify", "--file", &f, "--public-key", &key],
+    );
+    assert!(ok, "{text}");
+
+    // Tampering with the export file.
+    let mut doc: serde_json::Value = serde_json::from_str(&export).unwrap();
+    doc["events"][2]["event"]["text"] = "SELECT 'edited'".into();
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let (ok, text) = verify(
+        &gw,
+        &["sessions", "verify", "--file", &f, "--public-key", &key],
+    );
+    assert!(!ok && text.contains("event 2 (statement 2)"), "{text}");
+
+    let mut doc: serde_json::Value = serde_json::from_str(&export).unwrap();
+    doc["events"].as_array_mut().unwrap().remove(1);
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let (ok, text) = verify(
+        &gw,
+        &["sessions", "verify", "--file", &f, "--public-key", &key],
+    );
+    assert!(
+        !ok && text.contains("expected statement 1, found statement 2"),
+        "{text}"
+    );
+
+    let mut doc: serde_json::Value = serde_json::from_str(&export).unwrap();
+    doc["events"].as_array_mut().unwrap().swap(2, 3);
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let (ok, text) = verify(
+        &gw,
+        &["sessions", "verify", "--file", &f, "--public-key", &key],
+    );
+    assert!(!ok && text.contains("TAMPERED"), "{text}");
+
+    std::fs::write(&file, &export).unwrap();
+    let wrong = "0".repeat(64);
+    let (ok, text) = verify(
+        &gw,
+        &["sessions", "verify", "--file", &f, "--public-key", &wrong],
+    );
+    assert!(!ok && text.contains("seal"), "{text}");
+
+    // Tampering directly in the store.
+    let db = rusqlite::Connection::open(gw.store_path()).unwrap();
+    let original: Option<i64> = db
+        .query_row(
+            "SELECT rows FROM statements WHERE session_id = ?1 AND seq = 3",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE statements SET rows = 99 WHERE session_id = ?1 AND seq = 3",
+        [&id],
+    )
+    .unwrap();
+    let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
+    assert!(!ok && text.contains("event 3 (statement 3)"), "{text}");
+    db.execute(
+        "UPDATE statements SET rows = ?2 WHERE session_id = ?1 AND seq = 3",
+        rusqlite::params![&id, original],
+    )
+    .unwrap();
+    let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
+    assert!(
+        ok,
+        "restoring the original value restores the chain: {text}"
+    );
+    db.execute(
+        "DELETE FROM statements WHERE session_id = ?1 AND seq = 1",
+        [&id],
+    )
+    .unwrap();
+    let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
+    assert!(!ok && text.contains("event 1"), "{text}");
+    db.execute("UPDATE sessions SET reason = 'killed' WHERE id = ?1", [&id])
+        .unwrap();
+    let (ok, _) = verify(&gw, &["sessions", "verify", &id]);
+    assert!(!ok);
+}
