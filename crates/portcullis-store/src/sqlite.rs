@@ -352,13 +352,14 @@ impl Store for SqliteStore {
                 "SELECT {SESSION_COLUMNS} FROM sessions s \
                  WHERE (?1 IS NULL OR s.identity = ?1) AND (?2 IS NULL OR s.connection = ?2) \
                  AND (?3 IS NULL OR s.started_at >= ?3) AND (?4 IS NULL OR s.started_at <= ?4) \
+                 AND (?6 IS NULL OR EXISTS (SELECT 1 FROM statements v WHERE v.session_id = s.id AND v.verdict = ?6)) \
                  ORDER BY s.started_at DESC, s.id LIMIT ?5"
             ))
             .map_err(err)?;
         let limit = f.limit.map_or(-1, |l| l as i64);
         let rows = stmt
             .query_map(
-                params![f.identity, f.connection, f.since, f.until, limit],
+                params![f.identity, f.connection, f.since, f.until, limit, f.verdict],
                 session_from_row,
             )
             .map_err(err)?;

@@ -133,6 +133,14 @@ pub enum SessionsCommand {
     },
     /// Write a self-contained, verifiable copy of a session to stdout.
     Export { id: String },
+    /// Print a session's exchange in order, psql-style.
+    Replay {
+        id: String,
+        /// Replay with the original pauses between statements, this many
+        /// times faster (1 = real time); without it, print at once.
+        #[arg(long)]
+        speed: Option<f64>,
+    },
 }
 
 #[derive(Args)]
@@ -144,6 +152,12 @@ pub struct SessionFilterArgs {
     /// Only sessions started within this long ago, e.g. `7d`.
     #[arg(long)]
     pub since: Option<humantime::Duration>,
+    /// Only sessions started more than this long ago.
+    #[arg(long)]
+    pub until: Option<humantime::Duration>,
+    /// Only sessions with a statement that got this verdict (`block`, `review`, `allow`).
+    #[arg(long)]
+    pub verdict: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: u64,
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -143,3 +143,80 @@ fn sessions_verify_export_and_detect_tampering() {
     let (ok, _) = verify(&gw, &["sessions", "verify", &id]);
     assert!(!ok);
 }
+
+#[test]
+fn replay_and_verdict_filters() {
+    let mut body = common::default_config();
+    body.push_str("[[connection]]\nname = \"guarded\"\nkind = \"postgres\"\naddress = \"127.0.0.1:5432\"\ndatabase = \"test\"\nuser = \"postgres\"\ntls = \"disable\"\npolicy = \"no-destructive\"\n\n[[grant]]\nidentity = \"demo\"\nconnections = [\"guarded\"]\n");
+    let gw = Gateway::start_with(common::Options {
+        body,
+        ..Default::default()
+    });
+    let token = gw.token("demo");
+    let _ = psql(
+        &gw.dsn("demo", "demo", &token),
+        &["-c", "SELECT 42 AS answer"],
+    );
+    let _ = psql(
+        &gw.dsn("guarded", "demo", &token),
+        // psql stops at the first error (ON_ERROR_STOP).
+        &[
+            "-c",
+            "SELECT 1",
+            "-c",
+            "DROP TABLE nothing_here",
+            "-c",
+            "SELECT 2",
+        ],
+    );
+    gw.eventually("both sessions to close", || {
+        gw.sessions()
+            .iter()
+            .filter(|s| s["ended_at"].is_i64())
+            .count()
+            == 2
+    });
+    let blocked: Vec<serde_json::Value> = serde_json::from_str(&gw.cli_ok(&[
+        "sessions",
+        "list",
+        "--verdict",
+        "block",
+        "--since",
+        "1h",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(blocked[0]["connection"], "guarded");
+    let none: Vec<serde_json::Value> = serde_json::from_str(
+        &gw.cli_ok(&["sessions", "list", "--until", "1h", "--format", "json"]),
+    )
+    .unwrap();
+    assert!(none.is_empty(), "nothing started more than an hour ago");
+
+    let id = blocked[0]["session_id"].as_str().unwrap();
+    let replay = gw.cli_ok(&["sessions", "replay", id]);
+    let lines: Vec<&str> = replay.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("-- session {id} by demo")),
+        "{replay}"
+    );
+    assert!(lines[1].ends_with("guarded=> SELECT 1"), "{replay}");
+    assert!(lines[2].trim().starts_with("(1 row,"), "{replay}");
+    assert!(
+        lines[3].ends_with("guarded=> DROP TABLE nothing_here"),
+        "{replay}"
+    );
+    assert!(
+        lines[4].contains("BLOCKED (block, rule no-destructive/drop)"),
+        "{replay}"
+    );
+    assert_eq!(lines.len(), 6, "{replay}");
+    assert!(lines.last().unwrap().contains("(client-quit)"), "{replay}");
+    // With --speed the output is the same, only paced.
+    assert_eq!(
+        gw.cli_ok(&["sessions", "replay", id, "--speed", "1000"]),
+        replay
+    );
+}

@@ -24,12 +24,22 @@ pub const GENESIS: Hash = [0; 32];
 
 /// The hash of `event` following `prev`.
 pub fn link(prev: &Hash, event: &Event) -> Hash {
+    link_with(&mut Vec::new(), prev, event)
+}
+
+/// [`link`] with a scratch buffer the caller reuses (the recorder links
+/// every event, so it saves an allocation each time).
+pub fn link_with(scratch: &mut Vec<u8>, prev: &Hash, event: &Event) -> Hash {
+    scratch.clear();
+    // Serializing our own plain structs cannot fail; were it to, the empty
+    // body would still chain, and verification recomputes the same bytes.
+    if serde_json::to_writer(&mut *scratch, event).is_err() {
+        scratch.clear();
+    }
     let mut h = Sha256::new();
     h.update(DOMAIN);
     h.update(prev);
-    // Serializing our own plain structs cannot fail; an empty body would
-    // still chain, and verification recomputes the same bytes.
-    h.update(serde_json::to_vec(event).unwrap_or_default());
+    h.update(&scratch[..]);
     h.finalize().into()
 }
 

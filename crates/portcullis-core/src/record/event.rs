@@ -132,5 +132,7 @@ pub struct SessionFilter {
     pub connection: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// Only sessions with at least one statement that got this verdict.
+    pub verdict: Option<String>,
     pub limit: Option<u64>,
 }

@@ -109,6 +109,7 @@ impl RecorderThread {
 struct Chainer {
     signer: Arc<Signer>,
     last: HashMap<String, Hash>,
+    scratch: Vec<u8>,
 }
 
 impl Chainer {
@@ -118,7 +119,7 @@ impl Chainer {
             Event::Open(_) => chain::GENESIS,
             _ => self.last.get(&id).copied().unwrap_or(chain::GENESIS),
         };
-        let hash = chain::link(&prev, &event);
+        let hash = chain::link_with(&mut self.scratch, &prev, &event);
         if matches!(event, Event::Close(_)) {
             self.last.remove(&id);
             seals.push((id.clone(), self.signer.seal(&id, &hash)));
@@ -141,6 +142,7 @@ fn run(
     let mut chainer = Chainer {
         signer,
         last: HashMap::new(),
+        scratch: Vec::with_capacity(1024),
     };
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     let mut chained: Vec<ChainedEvent> = Vec::with_capacity(BATCH);
