@@ -224,3 +224,29 @@ fn client_disconnecting_mid_result_is_recorded_and_harmless() {
     assert!(gone, "target backend still running the abandoned query");
     RawConn::connect(gw.port(), "demo", "demo", Some(&t)).expect("still serving");
 }
+
+#[test]
+fn gssenc_is_declined_like_postgres_and_the_startup_goes_on() {
+    let gw = Gateway::start();
+    let token = gw.token("demo");
+    let mut s = TcpStream::connect(&gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]).unwrap(); // GSSENCRequest
+    let mut answer = [0u8; 1];
+    s.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"N");
+    // The same connection then carries a normal startup.
+    s.write_all(&raw::startup_packet(&[("user", "demo"), ("database", "demo")])).unwrap();
+    let (tag, body) = raw::read_message(&mut s).unwrap();
+    assert_eq!((tag, &body[..]), (b'R', &3i32.to_be_bytes()[..]), "cleartext password requested");
+    let mut p = token.into_bytes();
+    p.push(0);
+    s.write_all(&raw::frame(b'p', &p)).unwrap();
+    loop {
+        let (tag, _) = raw::read_message(&mut s).unwrap();
+        assert_ne!(tag, b'E');
+        if tag == b'Z' {
+            break;
+        }
+    }
+}
