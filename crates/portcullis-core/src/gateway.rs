@@ -6,6 +6,7 @@ use crate::access::{self, Access, AccessError};
 use crate::auth::{self, AuthError, Principal};
 use crate::config::Config;
 use crate::record::Recorder;
+use crate::record::audit::AuditEntry;
 use crate::store::Store;
 
 /// Shared by every session; cheap to reach through an `Arc`.
@@ -59,6 +60,18 @@ impl Gateway {
         .unwrap_or(Err(AuthError::Invalid {
             why: "authentication task failed",
         }))
+    }
+
+    /// Writes an audit entry off the async threads; a failure is logged
+    /// (the audit log must never fail silently) but does not stop the caller.
+    pub async fn audit(&self, entry: AuditEntry) {
+        let store = self.store.clone();
+        let action = entry.action.clone();
+        match tokio::task::spawn_blocking(move || store.audit(&entry)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, %action, "could not write the audit log"),
+            Err(e) => tracing::error!(error = %e, %action, "could not write the audit log"),
+        }
     }
 
     pub fn authorize(

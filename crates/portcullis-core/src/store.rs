@@ -6,6 +6,7 @@
 
 use thiserror::Error;
 
+use crate::record::audit::{AuditEntry, AuditFilter};
 use crate::record::chain::{ChainedEvent, Seal};
 use crate::record::{SessionFilter, SessionSummary, StatementRecord};
 use crate::token::TokenRecord;
@@ -39,4 +40,9 @@ pub trait Store: Send + Sync + 'static {
     fn session(&self, id: &str) -> Result<Option<SessionSummary>, StoreError>;
     fn statements(&self, session_id: &str) -> Result<Vec<StatementRecord>, StoreError>;
     fn statement_count(&self) -> Result<u64, StoreError>;
+
+    /// Appends to the audit log.
+    fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Audit entries, newest first.
+    fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }

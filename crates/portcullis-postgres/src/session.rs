@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use portcullis_core::access::AccessError;
 use portcullis_core::auth::AuthError;
 use portcullis_core::policy::Subject;
+use portcullis_core::record::audit::AuditEntry;
 use portcullis_core::record::{Event, SessionClose, SessionOpen};
 use portcullis_core::time::now_micros;
 
@@ -74,6 +75,14 @@ impl PostgresServer {
             Ok(p) => p,
             Err(AuthError::Invalid { why }) => {
                 tracing::warn!(%peer, identity = %user, reason = why, "authentication failed");
+                self.gateway
+                    .audit(AuditEntry::new(
+                        peer.to_string(),
+                        "auth.failed",
+                        Some(user.clone()),
+                        Some(why.to_string()),
+                    ))
+                    .await;
                 send_fatal(
                     &mut stream,
                     sqlstate::INVALID_PASSWORD,
@@ -103,6 +112,14 @@ impl PostgresServer {
                     AccessError::NotGranted { .. } => sqlstate::INSUFFICIENT_PRIVILEGE,
                 };
                 tracing::warn!(%peer, identity = %principal.identity, connection = %database, error = %e, "access denied");
+                self.gateway
+                    .audit(AuditEntry::new(
+                        peer.to_string(),
+                        "access.denied",
+                        Some(principal.identity.clone()),
+                        Some(e.to_string()),
+                    ))
+                    .await;
                 send_fatal(&mut stream, code, &e.to_string()).await;
                 return;
             }

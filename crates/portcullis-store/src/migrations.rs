@@ -50,4 +50,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN seal_last_hash TEXT;
     ALTER TABLE sessions ADD COLUMN seal_signature TEXT;
     ALTER TABLE sessions ADD COLUMN seal_public_key TEXT;",
+    // 4: the audit log.
+    "CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT,
+        detail TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);",
 ];

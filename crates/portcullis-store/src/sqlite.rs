@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use portcullis_core::record::audit::{AuditEntry, AuditFilter};
 use portcullis_core::record::chain::{ChainedEvent, Seal};
 use portcullis_core::record::{
     Event, SessionClose, SessionFilter, SessionOpen, SessionSummary, StatementRecord,
@@ -400,6 +401,41 @@ impl Store for SqliteStore {
                     verdict: r.get(8)?,
                     rule: r.get(9)?,
                     observed: r.get(10)?,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![e.at, e.actor, e.action, e.subject, e.detail],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT at, actor, action, subject, detail FROM audit \
+                 WHERE (?1 IS NULL OR at >= ?1) \
+                 AND (?2 IS NULL OR action = ?2 OR (substr(?2, -1) = '.' AND substr(action, 1, length(?2)) = ?2)) \
+                 ORDER BY at DESC, id DESC LIMIT ?3",
+            )
+            .map_err(err)?;
+        let limit = f.limit.map_or(-1, |l| l as i64);
+        let rows = stmt
+            .query_map(params![f.since, f.action, limit], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    subject: r.get(3)?,
+                    detail: r.get(4)?,
                 })
             })
             .map_err(err)?;

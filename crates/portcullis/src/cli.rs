@@ -45,6 +45,26 @@ pub enum Command {
     /// The gateway's session signing key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit log of administrative and security events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// List audit entries, newest first.
+    List {
+        /// Only entries within this long ago, e.g. `7d`.
+        #[arg(long)]
+        since: Option<humantime::Duration>,
+        /// Only this action, or a prefix ending in a dot (`token.`).
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: u64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]

@@ -236,9 +236,17 @@ fn gssenc_is_declined_like_postgres_and_the_startup_goes_on() {
     s.read_exact(&mut answer).unwrap();
     assert_eq!(&answer, b"N");
     // The same connection then carries a normal startup.
-    s.write_all(&raw::startup_packet(&[("user", "demo"), ("database", "demo")])).unwrap();
+    s.write_all(&raw::startup_packet(&[
+        ("user", "demo"),
+        ("database", "demo"),
+    ]))
+    .unwrap();
     let (tag, body) = raw::read_message(&mut s).unwrap();
-    assert_eq!((tag, &body[..]), (b'R', &3i32.to_be_bytes()[..]), "cleartext password requested");
+    assert_eq!(
+        (tag, &body[..]),
+        (b'R', &3i32.to_be_bytes()[..]),
+        "cleartext password requested"
+    );
     let mut p = token.into_bytes();
     p.push(0);
     s.write_all(&raw::frame(b'p', &p)).unwrap();

@@ -220,3 +220,58 @@ fn replay_and_verdict_filters() {
         replay
     );
 }
+
+#[test]
+fn administrative_and_security_events_are_audited() {
+    let mut gw = Gateway::start();
+    let token = gw.token("demo");
+    let id = token.split('_').nth(1).unwrap().to_string();
+    let _ = psql(&gw.dsn("demo", "demo", "pcl_wrong"), &["-c", "SELECT 1"]);
+    let other = gw.token("nogrant");
+    let _ = psql(&gw.dsn("demo", "nogrant", &other), &["-c", "SELECT 1"]);
+    gw.cli_ok(&["token", "revoke", &id]);
+    common::signal_pid(gw.pid(), "HUP");
+    gw.eventually("the reload to be logged", || {
+        gw.logs().contains("configuration reloaded")
+    });
+    gw.stop();
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&gw.cli_ok(&["audit", "list", "--format", "json"])).unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "gateway.start",
+        "token.create",
+        "auth.failed",
+        "access.denied",
+        "token.revoke",
+        "config.reload",
+        "gateway.stop",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let revoke = entries
+        .iter()
+        .find(|e| e["action"] == "token.revoke")
+        .unwrap();
+    assert_eq!(revoke["subject"], id.as_str());
+    assert!(revoke["actor"].as_str().unwrap().starts_with("cli:"));
+    let failed = entries
+        .iter()
+        .find(|e| e["action"] == "auth.failed")
+        .unwrap();
+    assert_eq!(failed["subject"], "demo");
+    assert_eq!(failed["detail"], "malformed token");
+    // Newest first, and filtered by prefix.
+    assert_eq!(actions.first(), Some(&"gateway.stop"));
+    let tokens: Vec<serde_json::Value> = serde_json::from_str(
+        &gw.cli_ok(&["audit", "list", "--action", "token.", "--format", "json"]),
+    )
+    .unwrap();
+    assert_eq!(tokens.len(), 3, "two creates and a revoke: {tokens:?}");
+}

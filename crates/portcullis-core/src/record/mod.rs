@@ -1,5 +1,6 @@
 //! Session recording: the event model and the recorder that persists it.
 
+pub mod audit;
 pub mod chain;
 mod event;
 mod recorder;

@@ -1,5 +1,6 @@
 //! One module per subcommand family.
 
+mod audit;
 mod cert;
 mod config;
 pub mod keys;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cert(c) => cert::run(c),
         Command::Policy(c) => policy::run(&cli.config, c),
         Command::Keys(c) => keys::run(&cli.config, c),
+        Command::Audit(c) => audit::run(&cli.config, c),
     }
 }
 
@@ -40,4 +42,12 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = SqliteStore::open(&config.store_path)
         .with_context(|| format!("opening the state store {}", config.store_path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Who runs this CLI, for the audit log.
+pub fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
 }

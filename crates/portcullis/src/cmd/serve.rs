@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use portcullis_core::gateway::Gateway;
 use portcullis_core::record::Recorder;
+use portcullis_core::record::audit::AuditEntry;
 use portcullis_postgres::PostgresServer;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -66,6 +67,14 @@ async fn serve(
     let server = Arc::new(PostgresServer::new(gateway.clone(), tls));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tracing::info!(addr = %bound, "postgres listener ready");
+    gateway
+        .audit(AuditEntry::new(
+            "gateway",
+            "gateway.start",
+            Some(config_path.display().to_string()),
+            None,
+        ))
+        .await;
     let pg = tokio::spawn(server.serve(listener, shutdown_rx));
 
     let mut term = signal(SignalKind::terminate())?;
@@ -79,12 +88,19 @@ async fn serve(
                 Ok(c) => {
                     gateway.replace_config(c);
                     tracing::info!(config = %config_path.display(), "configuration reloaded");
+                    gateway.audit(AuditEntry::new("signal:SIGHUP", "config.reload", Some(config_path.display().to_string()), None)).await;
                 }
-                Err(e) => tracing::error!(error = %e, "configuration reload failed; keeping the previous one"),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration reload failed; keeping the previous one");
+                    gateway.audit(AuditEntry::new("signal:SIGHUP", "config.reload_failed", Some(config_path.display().to_string()), Some(e.to_string()))).await;
+                }
             },
         }
     }
     tracing::info!("shutting down");
+    gateway
+        .audit(AuditEntry::new("gateway", "gateway.stop", None, None))
+        .await;
     let _ = shutdown_tx.send(true);
     let _ = pg.await;
     if recorder.flush().await.is_err() {

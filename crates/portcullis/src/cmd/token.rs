@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::bail;
+use portcullis_core::record::audit::AuditEntry;
 use portcullis_core::time::{format_micros, now_micros};
 use portcullis_core::token;
 
@@ -31,6 +32,17 @@ pub fn run(config_path: &Path, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 ttl.map(|d| now.saturating_add(d.as_micros().min(i64::MAX as u128) as i64));
             let minted = token::mint(&identity, groups, now, expires)?;
             store.insert_token(&minted.record)?;
+            store.audit(&AuditEntry::new(
+                super::cli_actor(),
+                "token.create",
+                Some(minted.record.id.clone()),
+                Some(format!(
+                    "identity {identity}{}",
+                    expires
+                        .map(|e| format!(", expires {}", format_micros(e)))
+                        .unwrap_or_default()
+                )),
+            ))?;
             eprintln!(
                 "created token {} for identity {identity}{}",
                 minted.record.id,
@@ -93,6 +105,12 @@ pub fn run(config_path: &Path, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             if !store.revoke_token(&id, now_micros())? {
                 bail!("no token with id {id:?}");
             }
+            store.audit(&AuditEntry::new(
+                super::cli_actor(),
+                "token.revoke",
+                Some(id.clone()),
+                None,
+            ))?;
             println!("revoked token {id}");
         }
     }
