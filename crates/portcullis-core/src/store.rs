@@ -41,6 +41,11 @@ pub trait Store: Send + Sync + 'static {
     fn statements(&self, session_id: &str) -> Result<Vec<StatementRecord>, StoreError>;
     fn statement_count(&self) -> Result<u64, StoreError>;
 
+    /// Removes sessions that ended before `cutoff` (µs), with their
+    /// statements; returns how many. Chains are per session, so what
+    /// remains still verifies.
+    fn remove_sessions_ended_before(&self, cutoff: i64) -> Result<u64, StoreError>;
+
     /// Appends to the audit log.
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Audit entries, newest first.

@@ -407,6 +407,25 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    fn remove_sessions_ended_before(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute(
+            "DELETE FROM statements WHERE session_id IN \
+             (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1)",
+            [cutoff],
+        )
+        .map_err(err)?;
+        let n = tx
+            .execute(
+                "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1",
+                [cutoff],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n as u64)
+    }
+
     fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
         self.conn()
             .execute(

@@ -275,3 +275,45 @@ fn administrative_and_security_events_are_audited() {
     .unwrap();
     assert_eq!(tokens.len(), 3, "two creates and a revoke: {tokens:?}");
 }
+
+#[test]
+fn retention_removes_old_closed_sessions_only() {
+    let body = format!(
+        "[recording]\nretention = \"3s\"\n\n{}",
+        common::default_config()
+    );
+    let gw = Gateway::start_with(common::Options {
+        body,
+        ..Default::default()
+    });
+    let token = gw.token("demo");
+    let _ = psql(&gw.dsn("demo", "demo", &token), &["-c", "SELECT 'old'"]);
+    // A session that stays open across the sweep.
+    let mut open = common::raw::RawConn::connect(gw.port(), "demo", "demo", Some(&token)).unwrap();
+    open.query("SELECT 'still here'");
+    gw.eventually("the first session to be recorded closed", || {
+        gw.sessions().iter().any(|s| s["ended_at"].is_i64())
+    });
+    let closed = gw
+        .sessions()
+        .into_iter()
+        .find(|s| s["ended_at"].is_i64())
+        .unwrap();
+    let closed_id = closed["session_id"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    gw.eventually("retention to remove the closed session", || {
+        !gw.sessions()
+            .iter()
+            .any(|s| s["session_id"] == closed_id.as_str())
+    });
+    let left = gw.sessions();
+    assert_eq!(left.len(), 1, "the open session stays: {left:?}");
+    let id = left[0]["session_id"].as_str().unwrap().to_string();
+    let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
+    assert!(ok, "what remains still verifies: {text}");
+    let audit = gw.cli_ok(&["audit", "list", "--action", "retention.removed"]);
+    assert!(
+        audit.contains("1 sessions ended more than 3s ago"),
+        "{audit}"
+    );
+}

@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub runtime: RawRuntime,
+    #[serde(default)]
+    pub recording: RawRecording,
     #[serde(default, rename = "connection")]
     pub connections: Vec<RawConnection>,
     #[serde(default, rename = "identity")]
@@ -64,6 +66,13 @@ pub struct RawLimits {
     pub max_message_bytes: Option<usize>,
     pub startup_timeout: Option<String>,
     pub connect_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecording {
+    /// How long closed sessions are kept, e.g. `"90d"`; absent: forever.
+    pub retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +164,8 @@ pub struct Config {
     pub limits: Limits,
     /// Threads that run sessions.
     pub workers: usize,
+    /// Closed sessions older than this are removed; `None` keeps them.
+    pub retention: Option<Duration>,
     pub connections: Vec<Connection>,
     pub identities: Vec<Identity>,
     pub grants: Vec<Grant>,

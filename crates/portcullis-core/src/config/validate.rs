@@ -136,6 +136,13 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         listen,
         limits,
         workers: workers(raw.runtime.workers)?,
+        retention: match raw.recording.retention {
+            None => None,
+            Some(r) => Some(
+                humantime::parse_duration(&r)
+                    .map_err(|e| issue("recording.retention", format!("invalid duration: {e}")))?,
+            ),
+        },
         connections,
         identities,
         grants,

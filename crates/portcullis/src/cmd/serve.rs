@@ -77,6 +77,7 @@ async fn serve(
         .await;
     let pg = tokio::spawn(server.serve(listener, shutdown_rx));
 
+    let sweeper = tokio::spawn(retention(gateway.clone()));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -101,6 +102,7 @@ async fn serve(
     gateway
         .audit(AuditEntry::new("gateway", "gateway.stop", None, None))
         .await;
+    sweeper.abort();
     let _ = shutdown_tx.send(true);
     let _ = pg.await;
     if recorder.flush().await.is_err() {
@@ -116,4 +118,43 @@ async fn serve(
         "recorder drained"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes closed sessions older than the configured retention, at start and
+/// then periodically (a tenth of the retention, at most hourly).
+async fn retention(gateway: Arc<Gateway>) {
+    loop {
+        let Some(keep) = gateway.config().retention else {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            continue;
+        };
+        let cutoff = portcullis_core::time::now_micros()
+            .saturating_sub(i64::try_from(keep.as_micros()).unwrap_or(i64::MAX));
+        let store = gateway.store().clone();
+        match tokio::task::spawn_blocking(move || store.remove_sessions_ended_before(cutoff)).await
+        {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(sessions = n, "retention removed old sessions");
+                gateway
+                    .audit(AuditEntry::new(
+                        "gateway",
+                        "retention.removed",
+                        None,
+                        Some(format!(
+                            "{n} sessions ended more than {} ago",
+                            humantime::format_duration(keep)
+                        )),
+                    ))
+                    .await;
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
+        }
+        let pause = (keep / 10).clamp(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(3600),
+        );
+        tokio::time::sleep(pause).await;
+    }
 }
