@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use crate::access::{self, Access, AccessError};
 use crate::auth::{self, AuthError, Principal};
 use crate::config::Config;
+use crate::live::LiveSessions;
 use crate::record::Recorder;
 use crate::record::audit::AuditEntry;
 use crate::store::Store;
@@ -14,6 +15,7 @@ pub struct Gateway {
     config: RwLock<Arc<Config>>,
     store: Arc<dyn Store>,
     recorder: Recorder,
+    live: Arc<LiveSessions>,
 }
 
 impl Gateway {
@@ -22,7 +24,13 @@ impl Gateway {
             config: RwLock::new(Arc::new(config)),
             store,
             recorder,
+            live: Arc::new(LiveSessions::default()),
         }
+    }
+
+    /// Sessions running now, for revocation and kills.
+    pub fn live(&self) -> &Arc<LiveSessions> {
+        &self.live
     }
 
     /// The configuration in force now (a snapshot; reloads replace it).

@@ -8,6 +8,7 @@ pub mod access;
 pub mod auth;
 pub mod config;
 pub mod gateway;
+pub mod live;
 pub mod policy;
 pub mod random;
 pub mod record;

@@ -46,6 +46,11 @@ pub trait Store: Send + Sync + 'static {
     /// remains still verifies.
     fn remove_sessions_ended_before(&self, cutoff: i64) -> Result<u64, StoreError>;
 
+    /// Asks the running gateway to end a live session.
+    fn request_kill(&self, session_id: &str, actor: &str, at: i64) -> Result<(), StoreError>;
+    /// Takes (and forgets) pending kill requests.
+    fn take_kill_requests(&self) -> Result<Vec<String>, StoreError>;
+
     /// Appends to the audit log.
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Audit entries, newest first.

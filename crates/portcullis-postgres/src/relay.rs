@@ -13,6 +13,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
+use portcullis_core::live::Termination;
 use portcullis_core::record::Recorder;
 
 use crate::guard::Guard;
@@ -43,6 +44,8 @@ pub enum Ended {
     Shutdown,
     /// Recording stopped: the session is closed rather than run unrecorded.
     RecorderStopped,
+    /// The gateway ended it: access revoked, or killed by an administrator.
+    Terminated(Termination),
 }
 
 impl Ended {
@@ -55,6 +58,7 @@ impl Ended {
             Ended::ClientProtocol(_) => "protocol-error",
             Ended::Shutdown => "shutdown",
             Ended::RecorderStopped => "error",
+            Ended::Terminated(t) => t.reason(),
         }
     }
 
@@ -91,6 +95,7 @@ pub struct Relay<'a> {
     pub recorder: &'a Recorder,
     pub max_message: usize,
     pub shutdown: watch::Receiver<bool>,
+    pub stop: watch::Receiver<Option<Termination>>,
 }
 
 fn lock(t: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
@@ -124,7 +129,7 @@ impl Relay<'_> {
         let (inject_tx, inject_rx) = mpsc::channel(8);
         tokio::select! {
             e = client_to_upstream(cr, uw, self.tracker, self.guard, self.max_message, inject_tx) => e,
-            e = upstream_to_client(ur, cw, self.tracker, self.recorder, inject_rx, self.shutdown) => e,
+            e = upstream_to_client(ur, cw, self.tracker, self.recorder, inject_rx, self.shutdown, self.stop) => e,
         }
     }
 }
@@ -374,6 +379,7 @@ async fn upstream_to_client(
     recorder: &Recorder,
     mut inject: mpsc::Receiver<Inject>,
     mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Option<Termination>>,
 ) -> Ended {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut edits: Vec<Edit> = Vec::new();
@@ -388,6 +394,17 @@ async fn upstream_to_client(
         }
     };
     tokio::pin!(stopping);
+    let terminated = async move {
+        loop {
+            if let Some(t) = *stop.borrow_and_update() {
+                return Some(t);
+            }
+            if stop.changed().await.is_err() {
+                return None;
+            }
+        }
+    };
+    tokio::pin!(terminated);
     loop {
         buf.reserve(need.max(READ_CHUNK / 2));
         tokio::select! {
@@ -398,6 +415,12 @@ async fn upstream_to_client(
                     return end;
                 }
                 continue;
+            }
+            Some(t) = &mut terminated => {
+                let mut bytes = Vec::new();
+                b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN, t.message(), None);
+                let _ = write(&mut client, &bytes).await;
+                return Ended::Terminated(t);
             }
             () = &mut stopping => {
                 let mut bytes = Vec::new();

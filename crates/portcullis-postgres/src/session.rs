@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use portcullis_core::access::AccessError;
 use portcullis_core::auth::AuthError;
+use portcullis_core::live::LiveInfo;
 use portcullis_core::policy::Subject;
 use portcullis_core::record::audit::AuditEntry;
 use portcullis_core::record::{Event, SessionClose, SessionOpen};
@@ -169,6 +170,7 @@ impl PostgresServer {
                 return;
             }
         };
+        let upstream_key = (target.clone(), upstream.pid, upstream.secret);
         let key = match self.cancels.register(target, upstream.pid, upstream.secret) {
             Ok(k) => k,
             Err(e) => {
@@ -216,6 +218,11 @@ impl PostgresServer {
         let greeted = stream.write_all(&out).await.is_ok() && stream.flush().await.is_ok();
         tracing::info!(session = %session_id, identity = %principal.identity, connection = %name, %peer, via = %access.via, "session started");
 
+        let (live, stop) = self.gateway.live().register(LiveInfo {
+            id: session_id.clone(),
+            principal: principal.clone(),
+            connection: name.clone(),
+        });
         let tracker = Mutex::new(Tracker::new(session_id.as_str().into()));
         let ended = if greeted {
             Relay {
@@ -224,6 +231,7 @@ impl PostgresServer {
                 recorder,
                 max_message: self.gateway.config().limits.max_message_bytes,
                 shutdown,
+                stop,
             }
             .run(stream, upstream.stream)
             .await
@@ -231,11 +239,20 @@ impl PostgresServer {
             crate::relay::Ended::ClientGone("client left during startup".into())
         };
         drop(key);
+        drop(live);
 
         let rest = tracker
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .interrupt_all();
+        // A statement still running on the target would go on after the
+        // socket closes (a backend busy in a query does not read it): cancel it.
+        if !rest.is_empty() && !matches!(ended, crate::relay::Ended::UpstreamClosed(_)) {
+            let (target, pid, secret) = upstream_key;
+            if let Err(e) = backend::cancel(&target, pid, secret).await {
+                tracing::warn!(session = %session_id, error = %e, "could not cancel the statement left running");
+            }
+        }
         for e in rest {
             let _ = recorder.record(e).await;
         }

@@ -60,4 +60,10 @@ pub const MIGRATIONS: &[&str] = &[
         detail TEXT
     );
     CREATE INDEX audit_at ON audit(at);",
+    // 5: requests to end live sessions, picked up by the running gateway.
+    "CREATE TABLE kill_requests (
+        session_id TEXT PRIMARY KEY,
+        requested_at INTEGER NOT NULL,
+        actor TEXT NOT NULL
+    );",
 ];

@@ -426,6 +426,33 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
+    fn request_kill(&self, session_id: &str, actor: &str, at: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO kill_requests (session_id, requested_at, actor) VALUES (?1, ?2, ?3)",
+                params![session_id, at, actor],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn take_kill_requests(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        let ids: Vec<String> = {
+            let mut stmt = tx
+                .prepare("SELECT session_id FROM kill_requests")
+                .map_err(err)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)?
+        };
+        if !ids.is_empty() {
+            tx.execute("DELETE FROM kill_requests", []).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(ids)
+    }
+
     fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
         self.conn()
             .execute(

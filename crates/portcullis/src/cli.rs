@@ -153,6 +153,8 @@ pub enum SessionsCommand {
     },
     /// Write a self-contained, verifiable copy of a session to stdout.
     Export { id: String },
+    /// End a live session now (its client is told, its recording closes as `killed`).
+    Kill { id: String },
     /// Print a session's exchange in order, psql-style.
     Replay {
         id: String,

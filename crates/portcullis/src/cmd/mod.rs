@@ -1,5 +1,6 @@
 //! One module per subcommand family.
 
+mod access;
 mod audit;
 mod cert;
 mod config;

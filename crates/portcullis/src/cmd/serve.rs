@@ -78,6 +78,7 @@ async fn serve(
     let pg = tokio::spawn(server.serve(listener, shutdown_rx));
 
     let sweeper = tokio::spawn(retention(gateway.clone()));
+    let watcher = tokio::spawn(super::access::watch(gateway.clone()));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -88,6 +89,7 @@ async fn serve(
             _ = hup.recv() => match portcullis_core::config::load(config_path) {
                 Ok(c) => {
                     gateway.replace_config(c);
+                    super::access::reauthorize(&gateway).await;
                     tracing::info!(config = %config_path.display(), "configuration reloaded");
                     gateway.audit(AuditEntry::new("signal:SIGHUP", "config.reload", Some(config_path.display().to_string()), None)).await;
                 }
@@ -103,6 +105,7 @@ async fn serve(
         .audit(AuditEntry::new("gateway", "gateway.stop", None, None))
         .await;
     sweeper.abort();
+    watcher.abort();
     let _ = shutdown_tx.send(true);
     let _ = pg.await;
     if recorder.flush().await.is_err() {

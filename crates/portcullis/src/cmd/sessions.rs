@@ -83,6 +83,26 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
             let result = chain::verify(&id, &events, seal.as_ref(), &key);
             return Ok(report(&id, events.len(), result, &key));
         }
+        SessionsCommand::Kill { id } => {
+            let Some(session) = store.session(&id)? else {
+                bail!("no session with id {id:?}");
+            };
+            if session.ended_at.is_some() {
+                bail!(
+                    "session {id} already ended ({})",
+                    session.reason.unwrap_or_default()
+                );
+            }
+            let actor = super::cli_actor();
+            store.request_kill(&id, &actor, now_micros())?;
+            store.audit(&portcullis_core::record::audit::AuditEntry::new(
+                actor,
+                "session.kill",
+                Some(id.clone()),
+                None,
+            ))?;
+            println!("asked the gateway to end session {id}");
+        }
         SessionsCommand::Replay { id, speed } => {
             let Some(session) = store.session(&id)? else {
                 bail!("no session with id {id:?}");
