@@ -13,6 +13,8 @@ pub struct Access {
     pub policy: Option<String>,
     /// Which grant allowed it, for `access explain` and the recording.
     pub via: String,
+    /// Whether the policy is the grant's narrower one.
+    pub policy_from_grant: bool,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -56,5 +58,6 @@ pub fn authorize(
         connection: conn.clone(),
         policy: grant.policy.clone().or_else(|| conn.policy.clone()),
         via,
+        policy_from_grant: grant.policy.is_some(),
     })
 }

@@ -6,6 +6,7 @@ use crate::access::{self, Access, AccessError};
 use crate::auth::{self, AuthError, Principal};
 use crate::config::Config;
 use crate::live::LiveSessions;
+use crate::ratelimit::FailureLimiter;
 use crate::record::Recorder;
 use crate::record::audit::AuditEntry;
 use crate::store::Store;
@@ -16,7 +17,12 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     recorder: Recorder,
     live: Arc<LiveSessions>,
+    failures: FailureLimiter,
 }
+
+/// Failed authentications allowed per client address and window.
+const MAX_FAILURES: u32 = 10;
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Gateway {
     pub fn new(config: Config, store: Arc<dyn Store>, recorder: Recorder) -> Self {
@@ -25,6 +31,7 @@ impl Gateway {
             store,
             recorder,
             live: Arc::new(LiveSessions::default()),
+            failures: FailureLimiter::new(MAX_FAILURES, FAILURE_WINDOW),
         }
     }
 
@@ -53,6 +60,29 @@ impl Gateway {
 
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// Authenticates `user` from `client` with the secret it presented (off
+    /// the async runtime's threads). An address that failed too often in the
+    /// last minute is refused without a check.
+    pub async fn authenticate_from(
+        &self,
+        client: std::net::IpAddr,
+        user: &str,
+        secret: &str,
+    ) -> Result<Principal, AuthError> {
+        if self.failures.is_limited(client) {
+            return Err(AuthError::Invalid {
+                why: "too many failed attempts from this address",
+            });
+        }
+        let result = self.authenticate(user, secret).await;
+        match &result {
+            Ok(_) => self.failures.succeeded(client),
+            Err(AuthError::Invalid { .. }) => self.failures.failed(client),
+            Err(AuthError::Unavailable(_)) => {}
+        }
+        result
     }
 
     /// Authenticates `user` with the secret it presented (off the async runtime's threads).

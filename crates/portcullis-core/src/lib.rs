@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod live;
 pub mod policy;
 pub mod random;
+pub mod ratelimit;
 pub mod record;
 pub mod secret;
 pub mod statement;

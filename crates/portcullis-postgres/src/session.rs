@@ -72,7 +72,11 @@ impl PostgresServer {
             password,
         } = hello;
 
-        let principal = match self.gateway.authenticate(&user, password.expose()).await {
+        let principal = match self
+            .gateway
+            .authenticate_from(peer.ip(), &user, password.expose())
+            .await
+        {
             Ok(p) => p,
             Err(AuthError::Invalid { why }) => {
                 tracing::warn!(%peer, identity = %user, reason = why, "authentication failed");

@@ -48,6 +48,24 @@ pub enum Command {
     /// The audit log of administrative and security events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Who may use what.
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AccessCommand {
+    /// Explain whether an identity may use a connection, through which
+    /// grant, and under which policy.
+    Explain {
+        #[arg(long)]
+        identity: String,
+        #[arg(long)]
+        connection: String,
+        /// Extra groups the identity's token carries.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -352,3 +352,51 @@ fn policy_check_reports_verdicts_and_exit_codes() {
     assert!(text.contains("\"policy\":\"read-only\""), "{text}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn access_explain_says_what_applies_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{BASE}policy = \"production\"\n\n[[identity]]\nname = \"alice\"\ngroups = [\"sre\"]\n\n[[identity]]\nname = \"carl\"\ngroups = [\"contractors\"]\n\n[[identity]]\nname = \"nobody\"\n\n[[grant]]\ngroup = \"sre\"\nconnections = [\"db\"]\n\n[[grant]]\ngroup = \"contractors\"\nconnections = [\"db\"]\npolicy = \"read-only\"\n"
+        ),
+    )
+    .unwrap();
+    let explain = |id: &str| {
+        let out = Command::new(bin())
+            .args(["--config"])
+            .arg(&cfg)
+            .args(["access", "explain", "--identity", id, "--connection", "db"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = explain("alice");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("ALLOWED via grant[0] (group sre)")
+            && text.contains("policy      production (the connection's policy"),
+        "{text}"
+    );
+    let (code, text) = explain("carl");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("policy      read-only (narrowed by grant[1] (group contractors)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("grant[0] to group sre: does not apply"),
+        "{text}"
+    );
+    let (code, text) = explain("nobody");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("DENIED"), "{text}");
+    let (code, text) = explain("ghost");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("not declared"), "{text}");
+}

@@ -258,3 +258,23 @@ fn gssenc_is_declined_like_postgres_and_the_startup_goes_on() {
         }
     }
 }
+
+#[test]
+fn repeated_failures_from_one_address_are_rate_limited() {
+    let gw = Gateway::start();
+    let good = gw.token("demo");
+    for _ in 0..10 {
+        assert_eq!(refused(&gw, "demo", "demo", "pcl_guess").0, "28P01");
+    }
+    // Now even the right token is refused from this address, with the same
+    // error (nothing tells the guesser what happened).
+    let (code, msg) = refused(&gw, "demo", "demo", &good);
+    assert_eq!(code, "28P01");
+    assert_eq!(msg, "password authentication failed for user \"demo\"");
+    gw.eventually("the limit to be logged and audited", || {
+        gw.logs()
+            .contains("too many failed attempts from this address")
+    });
+    let audit = gw.cli_ok(&["audit", "list", "--action", "auth.failed"]);
+    assert!(audit.contains("too many failed attempts"), "{audit}");
+}

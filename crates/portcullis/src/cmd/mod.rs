@@ -4,6 +4,7 @@ mod access;
 mod audit;
 mod cert;
 mod config;
+mod explain;
 pub mod keys;
 mod policy;
 mod serve;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(c) => policy::run(&cli.config, c),
         Command::Keys(c) => keys::run(&cli.config, c),
         Command::Audit(c) => audit::run(&cli.config, c),
+        Command::Access(c) => explain::run(&cli.config, c),
     }
 }
 
