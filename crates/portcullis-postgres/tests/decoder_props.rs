@@ -1,29 +1,12 @@
 //! Property tests for the wire decoders (the same bodies as the fuzz
 //! targets, so CI exercises them on every run).
 
-use portcullis_postgres::protocol::frame::{self, write_frame};
+use portcullis_postgres::protocol::frame::write_frame;
 use portcullis_postgres::protocol::startup::{self, StartupPacket};
-use portcullis_postgres::tracker::Tracker;
 use proptest::prelude::*;
 
 fn feed(data: &[u8]) {
-    if data.len() >= 4
-        && let Ok(n) = startup::packet_len([data[0], data[1], data[2], data[3]])
-    {
-        let _ = startup::decode(&data[4..n.min(data.len())]);
-    }
-    let mut tracker = Tracker::new("prop".into());
-    let mut rest = data;
-    while let Ok(Some(h)) = frame::header(rest, 1 << 20) {
-        if rest.len() < h.frame_len {
-            break;
-        }
-        let body = &rest[frame::HEADER_LEN..h.frame_len];
-        let _ = tracker.frontend(h.tag, body);
-        let _ = tracker.backend(h.tag, body);
-        rest = &rest[h.frame_len..];
-    }
-    let _ = tracker.interrupt_all();
+    portcullis_postgres::protocol::exercise_decoders(data);
 }
 
 /// Frames with plausible tags and arbitrary bodies.
