@@ -20,16 +20,11 @@ const RECORDER_QUEUE: usize = 16 * 1024;
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
-    let runtime = if std::env::var("PC_EXP_CT").is_ok() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    }
-    .context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     let store = open_store(&config)?;
     let (recorder, recorder_thread) = Recorder::start(
         store.clone(),
