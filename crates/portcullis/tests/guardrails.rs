@@ -354,3 +354,61 @@ async fn production_holds_ddl_for_review_and_observe_mode_lets_through() {
         .await
         .unwrap();
 }
+
+fn parse(name: &str, sql: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(name.as_bytes());
+    b.push(0);
+    b.extend_from_slice(sql.as_bytes());
+    b.push(0);
+    b.extend_from_slice(&0i16.to_be_bytes());
+    raw::frame(b'P', &b)
+}
+
+fn bind_execute(statement: &str) -> Vec<u8> {
+    let mut b = vec![0u8]; // unnamed portal
+    b.extend_from_slice(statement.as_bytes());
+    b.push(0);
+    b.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // no formats, no parameters, no result formats
+    let mut out = raw::frame(b'B', &b);
+    out.extend_from_slice(&raw::frame(b'E', &[0, 0, 0, 0, 0]));
+    out
+}
+
+#[tokio::test]
+async fn a_refused_parse_in_a_pipeline_behaves_like_a_failing_one() {
+    let gw = gateway();
+    let token = gw.token("demo");
+    let t = seeded().await;
+    let mut c = RawConn::connect(gw.port(), "demo", "guarded", Some(&token)).unwrap();
+    // One implicit transaction up to Sync: an INSERT, then a refused DELETE,
+    // then a SELECT the server must skip.
+    let mut pipeline = parse("ins", &format!("INSERT INTO {t} VALUES (7, 'pipelined')"));
+    pipeline.extend(bind_execute("ins"));
+    pipeline.extend(parse("del", &format!("DELETE FROM {t}")));
+    pipeline.extend(bind_execute("del"));
+    pipeline.extend(parse("", "SELECT 1"));
+    pipeline.extend(bind_execute(""));
+    pipeline.extend(raw::frame(b'S', b""));
+    c.send(&pipeline);
+    let reply = c.until_ready();
+    let tags: Vec<char> = reply.iter().map(|(t, _)| *t as char).collect();
+    assert_eq!(tags, vec!['1', '2', 'C', 'E', 'Z'], "{reply:?}");
+    let (code, msg) = raw::error_fields(&reply[3].1);
+    assert_eq!(code, "42501");
+    assert!(msg.contains("no-destructive/no-where"), "{msg}");
+    assert_eq!(reply[4].1, b"I");
+    // As with any error in an implicit transaction, the INSERT rolled back.
+    assert_eq!(rows(&t).await, 3);
+    // The refused statement was never prepared; the allowed one was.
+    c.send(&bind_execute("del"));
+    c.send(&raw::frame(b'S', b""));
+    let reply = c.until_ready();
+    assert_eq!(raw::error_fields(&reply[0].1).0, "26000", "prepared statement \"del\" does not exist");
+    c.send(&bind_execute("ins"));
+    c.send(&raw::frame(b'S', b""));
+    let reply = c.until_ready();
+    assert!(reply.iter().any(|(t, b)| *t == b'C' && b.starts_with(b"INSERT 0 1")), "{reply:?}");
+    assert_eq!(rows(&t).await, 4);
+    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
