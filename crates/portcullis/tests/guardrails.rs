@@ -404,11 +404,24 @@ async fn a_refused_parse_in_a_pipeline_behaves_like_a_failing_one() {
     c.send(&bind_execute("del"));
     c.send(&raw::frame(b'S', b""));
     let reply = c.until_ready();
-    assert_eq!(raw::error_fields(&reply[0].1).0, "26000", "prepared statement \"del\" does not exist");
+    assert_eq!(
+        raw::error_fields(&reply[0].1).0,
+        "26000",
+        "prepared statement \"del\" does not exist"
+    );
     c.send(&bind_execute("ins"));
     c.send(&raw::frame(b'S', b""));
     let reply = c.until_ready();
-    assert!(reply.iter().any(|(t, b)| *t == b'C' && b.starts_with(b"INSERT 0 1")), "{reply:?}");
+    assert!(
+        reply
+            .iter()
+            .any(|(t, b)| *t == b'C' && b.starts_with(b"INSERT 0 1")),
+        "{reply:?}"
+    );
     assert_eq!(rows(&t).await, 4);
-    direct().await.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }

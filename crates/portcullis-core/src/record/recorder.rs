@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use std::collections::HashMap;
 
 use super::Event;
+use super::audit::AuditEntry;
 use super::chain::{self, ChainedEvent, Hash, Seal, Signer};
 use crate::store::Store;
 
@@ -190,17 +191,37 @@ fn write(
         return;
     }
     let mut delay = Duration::from_millis(50);
+    let mut failed: Option<(u32, i64, String)> = None;
     loop {
         match store.append(batch, seals) {
             Ok(()) => {
                 stats
                     .written
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                // The outage itself goes on record once the store is back.
+                if let Some((attempts, since, last)) = failed {
+                    let entry = AuditEntry::new(
+                        "gateway",
+                        "recording.failed",
+                        None,
+                        Some(format!(
+                            "{attempts} failed attempts to write {} events since {}, now written; last error: {last}",
+                            batch.len(),
+                            crate::time::format_micros(since)
+                        )),
+                    );
+                    if let Err(e) = store.audit(&entry) {
+                        tracing::error!(error = %e, "could not audit the recording failure");
+                    }
+                }
                 return;
             }
             Err(e) => {
                 stats.write_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, events = batch.len(), "recording failed; retrying (clients wait meanwhile)");
+                let f = failed.get_or_insert((0, crate::time::now_micros(), String::new()));
+                f.0 += 1;
+                f.2 = e.to_string();
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
