@@ -103,7 +103,11 @@ mod tests {
         assert!(!matches(&t.record.hash, &wrong));
         assert_eq!(id_of("pcl_short_x"), None);
         assert_eq!(id_of(""), None);
-        assert!(!t.record.hash.contains(&t.record.id) || t.record.hash.len() == 64);
+        assert_eq!(t.record.hash.len(), 64, "hex SHA-256");
+        assert!(
+            !t.record.hash.contains(s.split('_').nth(2).unwrap()),
+            "the secret is not stored"
+        );
     }
 
     #[test]

@@ -53,15 +53,23 @@ impl Guard {
     /// Judges SQL text; `None` when the policy guards nothing (allow-all),
     /// so the hot path skips classification entirely.
     pub fn judge_sql(&mut self, sql: &[u8]) -> Option<Verdict> {
+        self.judge(sql).map(|(verdict, _)| verdict)
+    }
+
+    /// The verdict, and the classification when there is one.
+    fn judge(&mut self, sql: &[u8]) -> Option<(Verdict, Option<Classification>)> {
         if !self.policy.is_guarded() {
             return None;
         }
         let Ok(text) = std::str::from_utf8(sql) else {
-            return Some(self.policy.unparseable("the statement is not valid UTF-8"));
+            return Some((
+                self.policy.unparseable("the statement is not valid UTF-8"),
+                None,
+            ));
         };
         let statements = match self.classifier.classify(text) {
             Ok(s) => s,
-            Err(e) => return Some(self.policy.unparseable(&e.to_string())),
+            Err(e) => return Some((self.policy.unparseable(&e.to_string()), None)),
         };
         // EXECUTE depends on the session's prepared statements: never cached.
         let verdict = if statements.iter().any(|s| s.command == "EXECUTE") {
@@ -89,16 +97,16 @@ impl Guard {
                 self.track(s);
             }
         }
-        Some(verdict)
+        Some((verdict, Some(statements)))
     }
 
     /// Judges a protocol-level Parse, remembering the statement under `name`.
     pub fn judge_parse(&mut self, name: &[u8], sql: &[u8]) -> Option<Verdict> {
-        let verdict = self.judge_sql(sql)?;
+        let (verdict, statements) = self.judge(sql)?;
         if verdict.is_allowed()
             && !name.is_empty()
-            && let (Ok(name), Ok(text)) = (std::str::from_utf8(name), std::str::from_utf8(sql))
-            && let Ok(statements) = self.classifier.classify(text)
+            && let Ok(name) = std::str::from_utf8(name)
+            && let Some(statements) = statements
             && let [one] = &statements[..]
         {
             self.prepared

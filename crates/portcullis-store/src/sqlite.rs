@@ -522,21 +522,7 @@ mod tests {
     use portcullis_core::record::chain;
 
     fn chained(events: Vec<Event>) -> Vec<ChainedEvent> {
-        let mut prev = chain::GENESIS;
-        events
-            .into_iter()
-            .map(|event| {
-                prev = chain::link(&prev, &event);
-                ChainedEvent {
-                    event,
-                    hash: hex_of(&prev),
-                }
-            })
-            .collect()
-    }
-
-    fn hex_of(h: &chain::Hash) -> String {
-        h.iter().map(|b| format!("{b:02x}")).collect()
+        chain::link_all(events)
     }
 
     fn open_event(id: &str, at: i64) -> Event {

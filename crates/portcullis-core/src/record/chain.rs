@@ -43,6 +43,23 @@ pub fn link_with(scratch: &mut Vec<u8>, prev: &Hash, event: &Event) -> Hash {
     h.finalize().into()
 }
 
+/// Links a whole session's events from the start, as the recorder does one
+/// by one (for tests, imports and tools).
+pub fn link_all(events: Vec<Event>) -> Vec<ChainedEvent> {
+    let mut prev = GENESIS;
+    let mut scratch = Vec::new();
+    events
+        .into_iter()
+        .map(|event| {
+            prev = link_with(&mut scratch, &prev, &event);
+            ChainedEvent {
+                event,
+                hash: hex::encode(prev),
+            }
+        })
+        .collect()
+}
+
 /// A closed session's signature over its last hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seal {
@@ -258,17 +275,7 @@ mod tests {
     }
 
     fn chain(events: Vec<Event>) -> Vec<ChainedEvent> {
-        let mut prev = GENESIS;
-        events
-            .into_iter()
-            .map(|event| {
-                prev = link(&prev, &event);
-                ChainedEvent {
-                    event,
-                    hash: hex::encode(prev),
-                }
-            })
-            .collect()
+        link_all(events)
     }
 
     fn signer() -> Signer {
