@@ -69,8 +69,24 @@ if ! python3 -c 'import psycopg' >/dev/null 2>&1; then
   log "installing psycopg"
   python3 -m pip install -q 'psycopg[binary]==3.*' >/dev/null
 fi
+# MCP clients: the official Python SDK and AutoGen (pins known to work together:
+# autogen-ext 0.7.5 does not import with mcp 2.x).
+if ! python3 - <<'PY' >/dev/null 2>&1
+from importlib.metadata import version
+assert version("mcp") == "1.30.0"
+assert version("autogen-agentchat") == "0.7.5"
+assert version("autogen-ext") == "0.7.5"
+PY
+then
+  log "installing the MCP Python SDK and AutoGen"
+  python3 -m pip install -q 'mcp==1.30.0' 'autogen-agentchat==0.7.5' 'autogen-ext[mcp]==0.7.5' >/dev/null
+fi
 if [ ! -d tests/clients/node/node_modules/pg ]; then
   log "installing node-postgres"
   (cd tests/clients/node && npm install --silent --no-audit --no-fund >/dev/null)
+fi
+if [ ! -d tests/clients/oidc/node_modules/oidc-provider ]; then
+  log "installing the OIDC provider the identity tests run (node oidc-provider)"
+  (cd tests/clients/oidc && npm install --silent --no-audit --no-fund >/dev/null)
 fi
 log "ready"

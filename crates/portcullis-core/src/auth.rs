@@ -8,6 +8,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::config::Config;
+use crate::oidc::VerifiedToken;
 use crate::store::{Store, StoreError};
 use crate::time::now_micros;
 use crate::token;
@@ -17,8 +18,9 @@ use crate::token;
 pub struct Principal {
     pub identity: String,
     pub groups: Vec<String>,
-    /// `token:<id>`; never the secret.
+    /// `token:<id>` or `oidc:<issuer>`; never the secret.
     pub method: String,
+    /// When the credential stops being valid (µs); a live session ends then.
     pub expires_at: Option<i64>,
 }
 
@@ -30,6 +32,45 @@ pub enum AuthError {
     #[error("authentication is unavailable: {0}")]
     Unavailable(#[from] StoreError),
 }
+
+/// Checks a service-account token presented on its own (a bearer token):
+/// the identity is the token's.
+pub fn authenticate_bearer_token(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    presented: &str,
+) -> Result<Principal, AuthError> {
+    let identity = token::id_of(presented)
+        .map(|id| store.token(id))
+        .transpose()?
+        .flatten()
+        .map(|record| record.identity);
+    // Unknown ids go through the same checks (and hashing work) and fail there.
+    authenticate_token(config, store, identity.as_deref().unwrap_or(""), presented)
+}
+
+/// The principal of a verified JWT: its identity claim, the groups of its
+/// groups claim plus those of a declared `[[identity]]` of the same name.
+/// `method` names the issuer, so the access watcher knows it is no stored token.
+pub fn jwt_principal(config: &Config, token: VerifiedToken) -> Principal {
+    let mut groups = token.groups;
+    if let Some(declared) = config.identity(&token.identity) {
+        for g in &declared.groups {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
+    }
+    Principal {
+        identity: token.identity,
+        groups,
+        method: format!("{OIDC_METHOD_PREFIX}{}", token.issuer),
+        expires_at: Some(token.valid_until.saturating_mul(1_000_000)),
+    }
+}
+
+/// `Principal::method` of a JWT-authenticated principal starts with this.
+pub const OIDC_METHOD_PREFIX: &str = "oidc:";
 
 /// Checks a service-account token presented as the password of `user`.
 pub fn authenticate_token(

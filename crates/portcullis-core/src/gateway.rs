@@ -5,10 +5,13 @@ use std::sync::{Arc, RwLock};
 use crate::access::{self, Access, AccessError};
 use crate::auth::{self, AuthError, Principal};
 use crate::config::Config;
+use crate::http::HttpClient;
 use crate::live::LiveSessions;
+use crate::oidc::{self, OidcVerifier};
 use crate::ratelimit::FailureLimiter;
 use crate::record::Recorder;
 use crate::record::audit::AuditEntry;
+use crate::review::ReviewService;
 use crate::store::Store;
 
 /// Shared by every session; cheap to reach through an `Arc`.
@@ -18,20 +21,34 @@ pub struct Gateway {
     recorder: Recorder,
     live: Arc<LiveSessions>,
     failures: FailureLimiter,
+    /// `None` if no HTTP client could be built: JWTs are then refused.
+    oidc: Option<OidcVerifier>,
+    http: Option<HttpClient>,
+    reviews: Arc<ReviewService>,
 }
 
 /// Failed authentications allowed per client address and window.
 const MAX_FAILURES: u32 = 10;
 const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// Bound on one outbound request (discovery, JWKS, webhooks).
+const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Gateway {
     pub fn new(config: Config, store: Arc<dyn Store>, recorder: Recorder) -> Self {
+        let http = HttpClient::new(HTTP_TIMEOUT)
+            .inspect_err(
+                |e| tracing::error!(error = %e, "no HTTP client: OIDC tokens will be refused"),
+            )
+            .ok();
         Gateway {
             config: RwLock::new(Arc::new(config)),
-            store,
             recorder,
             live: Arc::new(LiveSessions::default()),
             failures: FailureLimiter::new(MAX_FAILURES, FAILURE_WINDOW),
+            oidc: http.clone().map(OidcVerifier::new),
+            http,
+            reviews: Arc::new(ReviewService::new(store.clone())),
+            store,
         }
     }
 
@@ -56,6 +73,16 @@ impl Gateway {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The shared outbound HTTP client (webhooks, OIDC), if it could be built.
+    pub fn http(&self) -> Option<&HttpClient> {
+        self.http.as_ref()
+    }
+
+    /// Held statements and their approvals.
+    pub fn reviews(&self) -> &Arc<ReviewService> {
+        &self.reviews
     }
 
     pub fn recorder(&self) -> &Recorder {
@@ -85,8 +112,54 @@ impl Gateway {
         result
     }
 
-    /// Authenticates `user` with the secret it presented (off the async runtime's threads).
+    /// Authenticates a bearer credential (API, MCP): a service-account
+    /// token or a JWT; the identity comes from the credential itself.
+    /// Rate-limited per address like the PostgreSQL path.
+    pub async fn authenticate_bearer(
+        &self,
+        client: std::net::IpAddr,
+        secret: &str,
+    ) -> Result<Principal, AuthError> {
+        if self.failures.is_limited(client) {
+            return Err(AuthError::Invalid {
+                why: "too many failed attempts from this address",
+            });
+        }
+        let result = if oidc::looks_like_jwt(secret) {
+            self.authenticate_jwt(secret).await
+        } else {
+            let config = self.config();
+            let store = self.store.clone();
+            let secret = secret.to_string();
+            tokio::task::spawn_blocking(move || {
+                auth::authenticate_bearer_token(&config, &store, &secret)
+            })
+            .await
+            .unwrap_or(Err(AuthError::Invalid {
+                why: "authentication task failed",
+            }))
+        };
+        match &result {
+            Ok(_) => self.failures.succeeded(client),
+            Err(AuthError::Invalid { .. }) => self.failures.failed(client),
+            Err(AuthError::Unavailable(_)) => {}
+        }
+        result
+    }
+
+    /// Authenticates `user` with the secret it presented: a JWT from a
+    /// configured issuer (whose identity claim must equal `user`) or a
+    /// service-account token (checked off the async runtime's threads).
     pub async fn authenticate(&self, user: &str, secret: &str) -> Result<Principal, AuthError> {
+        if oidc::looks_like_jwt(secret) {
+            let principal = self.authenticate_jwt(secret).await?;
+            if principal.identity != user {
+                return Err(AuthError::Invalid {
+                    why: "JWT identity differs from the user name",
+                });
+            }
+            return Ok(principal);
+        }
         let config = self.config();
         let store = self.store.clone();
         let user = user.to_string();
@@ -98,6 +171,22 @@ impl Gateway {
         .unwrap_or(Err(AuthError::Invalid {
             why: "authentication task failed",
         }))
+    }
+
+    /// Verifies a JWT against the configured issuers.
+    async fn authenticate_jwt(&self, token: &str) -> Result<Principal, AuthError> {
+        let config = self.config();
+        let Some(verifier) = &self.oidc else {
+            return Err(AuthError::Invalid {
+                why: "OIDC is unavailable (no HTTP client)",
+            });
+        };
+        let now = crate::time::now_micros() / 1_000_000;
+        let verified = verifier
+            .verify(&config.oidc, token, now)
+            .await
+            .map_err(|e| AuthError::Invalid { why: e.reason() })?;
+        Ok(auth::jwt_principal(&config, verified))
     }
 
     /// Writes an audit entry off the async threads; a failure is logged

@@ -22,7 +22,7 @@ pub enum StoreError {
 /// A session's events in chain order, and its seal if it is closed and sealed.
 pub type SessionChain = (Vec<ChainedEvent>, Option<Seal>);
 
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::review::ReviewStore + Send + Sync + 'static {
     fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;

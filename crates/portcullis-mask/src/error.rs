@@ -87,3 +87,20 @@ pub enum MaskError {
         message: String,
     },
 }
+
+impl MaskError {
+    /// The index of the rule at fault, so configuration errors can point at it.
+    pub fn rule(&self) -> Option<usize> {
+        match self {
+            MaskError::NoSelector { rule }
+            | MaskError::MultipleSelectors { rule, .. }
+            | MaskError::InvalidGlob { rule, .. }
+            | MaskError::InvalidPattern { rule, .. }
+            | MaskError::OptionNotAllowed { rule, .. }
+            | MaskError::DuplicateDetector { rule, .. }
+            | MaskError::MissingHashKey { rule }
+            | MaskError::EmptyToken { rule } => Some(*rule),
+            MaskError::Builtin { .. } => None,
+        }
+    }
+}

@@ -35,6 +35,14 @@ pub enum ColumnAction {
     NameRule(usize),
     /// Scanned with the value detectors and custom patterns.
     Scan,
+    /// Derived from a column masked by the `column` rule at this index (an
+    /// expression, a whole-row or JSON form, a view): the whole value is
+    /// masked. `partial` would show pieces of a different value than the
+    /// rule was written for, so it becomes the default redaction here.
+    Derived(usize),
+    /// Lineage unknown on a statement that reads masked data, and no rule to
+    /// borrow a style from: the whole value is redacted (NULL for non-text types).
+    Unknown,
 }
 
 /// How to mask each field of the rows of one result set.
@@ -89,6 +97,10 @@ impl RowPlan {
                 self.policy.apply_rule(rule, class, format, raw)
             }
             ColumnAction::Scan => self.scan(class, format, raw),
+            ColumnAction::Derived(rule) => {
+                self.policy.apply_derived(Some(rule), class, format, raw)
+            }
+            ColumnAction::Unknown => self.policy.apply_derived(None, class, format, raw),
         }
     }
 

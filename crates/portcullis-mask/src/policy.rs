@@ -150,6 +150,55 @@ impl MaskPolicy {
         RowPlan::new(self.inner.clone(), actions)
     }
 
+    /// Like [`MaskPolicy::plan`], but the wire side may force an action on
+    /// columns whose lineage it knows better (derived or unknown). A forced
+    /// action only ever adds masking: a column the policy already masks by
+    /// its own rules keeps that rule.
+    pub fn plan_with(&self, columns: &[ColumnInfo], forced: &[Option<ColumnAction>]) -> RowPlan {
+        let actions = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let class = TypeClass::of(c.type_oid, c.format);
+                let own = self.inner.action(c, class);
+                let action = match (own, forced.get(i).copied().flatten()) {
+                    (ColumnAction::Pass | ColumnAction::Scan, Some(f))
+                        if f != ColumnAction::Pass =>
+                    {
+                        f
+                    }
+                    (own, _) => own,
+                };
+                (action, class, c.format)
+            })
+            .collect();
+        RowPlan::new(self.inner.clone(), actions)
+    }
+
+    /// True when the policy has `column` rules (the wire side then needs the
+    /// catalog to know where result columns come from).
+    pub fn has_column_rules(&self) -> bool {
+        !self.inner.columns.is_empty()
+    }
+
+    /// The first `column` rule matching `schema.table.column`, if any.
+    pub fn column_rule(&self, full_name: &str) -> Option<usize> {
+        self.inner
+            .columns
+            .iter()
+            .find(|(s, _)| s.is_match(full_name))
+            .map(|(_, r)| *r)
+    }
+
+    /// The first `name` rule matching a result column's name, if any.
+    pub fn name_rule(&self, name: &str) -> Option<usize> {
+        self.inner
+            .names
+            .iter()
+            .find(|(s, _)| s.is_match(name))
+            .map(|(_, r)| *r)
+    }
+
     /// Replaces every detected span in free text (error and notice fields,
     /// NOTIFY payloads, COPY lines). Borrows when nothing was found.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
@@ -265,6 +314,28 @@ impl Inner {
             }
             Some(f) => Outcome::Masked(scan::rewrite(text, &f, &self.styles, &self.key)),
         }
+    }
+
+    /// Masks a whole derived value: the rule's style, except that `partial`
+    /// becomes the default redaction (and no rule means the default redaction).
+    pub(crate) fn apply_derived<'a>(
+        &self,
+        rule: Option<usize>,
+        class: TypeClass,
+        format: i16,
+        raw: &[u8],
+    ) -> Option<Cow<'a, [u8]>> {
+        let redact = Style::Redact(crate::style::DEFAULT_TOKEN.to_string());
+        let style = match rule.and_then(|r| self.styles.get(r)) {
+            Some(Style::Partial { .. }) | None => &redact,
+            Some(s) => s,
+        };
+        if class == TypeClass::Other || style.is_null() {
+            return None;
+        }
+        let content = types::content(class, format, raw);
+        let masked = style.render(content, &self.key)?;
+        types::encode(class, format, raw, masked, false)
     }
 
     pub(crate) fn apply_rule<'a>(

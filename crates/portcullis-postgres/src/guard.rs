@@ -19,6 +19,9 @@ pub struct Guard {
     subject: Subject,
     connection: String,
     prepared: HashMap<String, StatementInfo>,
+    /// Protocol-level prepared statements a policy holds for review: every
+    /// Bind of one is reviewed with its parameters (a Parse runs nothing).
+    held: HashMap<Vec<u8>, Verdict>,
     /// Verdicts by classification: the classifier hands out one shared
     /// classification per statement shape, and for a fixed policy and
     /// subject the verdict depends on nothing else. Holding the `Arc` keeps
@@ -42,6 +45,7 @@ impl Guard {
             subject,
             connection,
             prepared: HashMap::new(),
+            held: HashMap::new(),
             verdicts: HashMap::new(),
         }
     }
@@ -102,6 +106,7 @@ impl Guard {
 
     /// Judges a protocol-level Parse, remembering the statement under `name`.
     pub fn judge_parse(&mut self, name: &[u8], sql: &[u8]) -> Option<Verdict> {
+        self.held.remove(name);
         let (verdict, statements) = self.judge(sql)?;
         if verdict.is_allowed()
             && !name.is_empty()
@@ -118,9 +123,33 @@ impl Guard {
 
     /// A protocol-level Close of a prepared statement.
     pub fn closed(&mut self, name: &[u8]) {
+        self.held.remove(name);
         if let Ok(name) = std::str::from_utf8(name) {
             self.prepared.remove(name);
         }
+    }
+
+    /// Remembers that Binds of prepared statement `name` need review.
+    pub fn hold_prepared(&mut self, name: &[u8], verdict: Verdict) {
+        self.held.insert(name.to_vec(), verdict);
+    }
+
+    /// The review verdict of a held prepared statement, if it is one.
+    pub fn held_statement(&self, name: &[u8]) -> Option<&Verdict> {
+        self.held.get(name)
+    }
+
+    /// True when `sql` is exactly one statement that changes data: the only
+    /// kind the planner is asked to estimate for reviewers.
+    pub fn is_single_dml(&self, sql: &[u8]) -> bool {
+        let Ok(text) = std::str::from_utf8(sql) else {
+            return false;
+        };
+        matches!(
+            self.classifier.classify(text).as_deref(),
+            Ok([one]) if one.class == portcullis_core::statement::StatementClass::Write
+                && matches!(one.command.as_str(), "INSERT" | "UPDATE" | "DELETE" | "MERGE")
+        )
     }
 
     /// The FunctionCall message calls a function by OID, which no policy

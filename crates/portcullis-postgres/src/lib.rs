@@ -8,6 +8,9 @@ pub mod backend;
 pub mod cancel;
 pub mod frontend;
 pub mod guard;
+pub mod hold;
+mod inprocess;
+pub mod mask;
 pub mod protocol;
 pub mod relay;
 mod server;
@@ -16,4 +19,5 @@ pub mod stream;
 pub mod tls;
 pub mod tracker;
 
+pub use inprocess::InProcessSession;
 pub use server::PostgresServer;

@@ -14,9 +14,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use portcullis_core::live::Termination;
+use portcullis_core::policy::Action;
 use portcullis_core::record::Recorder;
 
 use crate::guard::Guard;
+use crate::hold::{Held, Holds, Resolution};
+use crate::mask::{Decision, MAX_MASKED_ROW, MaskSession, Masker, RowMode};
 use crate::protocol::backend as b;
 use crate::protocol::frame::{self, FrameError, HEADER_LEN, put_cstr, write_frame};
 use crate::protocol::frontend as f;
@@ -74,9 +77,9 @@ impl Ended {
 }
 
 /// Bytes the gateway itself sends to the client, in order with the relayed stream.
-struct Inject {
-    bytes: Vec<u8>,
-    then_close: Option<Ended>,
+pub(crate) struct Inject {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) then_close: Option<Ended>,
 }
 
 /// What the target is sent in place of a refused statement: a guaranteed
@@ -96,6 +99,18 @@ pub struct Relay<'a> {
     pub max_message: usize,
     pub shutdown: watch::Receiver<bool>,
     pub stop: watch::Receiver<Option<Termination>>,
+    /// How statements held for review are decided.
+    pub holds: &'a Holds,
+    /// Masking state, when the session's policy masks anything.
+    pub mask: Option<&'a MaskSession>,
+}
+
+/// What both directions of a session share.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    tracker: &'a Mutex<Tracker>,
+    holds: &'a Holds,
+    mask: Option<&'a MaskSession>,
 }
 
 fn lock(t: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
@@ -127,9 +142,14 @@ impl Relay<'_> {
         uw: impl AsyncWrite + Unpin,
     ) -> Ended {
         let (inject_tx, inject_rx) = mpsc::channel(8);
+        let shared = Shared {
+            tracker: self.tracker,
+            holds: self.holds,
+            mask: self.mask,
+        };
         tokio::select! {
-            e = client_to_upstream(cr, uw, self.tracker, self.guard, self.max_message, inject_tx) => e,
-            e = upstream_to_client(ur, cw, self.tracker, self.recorder, inject_rx, self.shutdown, self.stop) => e,
+            e = client_to_upstream(cr, uw, shared, self.guard, self.max_message, inject_tx) => e,
+            e = upstream_to_client(ur, cw, shared, self.recorder, inject_rx, (self.shutdown, self.stop)) => e,
         }
     }
 }
@@ -137,22 +157,32 @@ impl Relay<'_> {
 async fn client_to_upstream(
     mut client: impl AsyncRead + Unpin,
     mut upstream: impl AsyncWrite + Unpin,
-    tracker: &Mutex<Tracker>,
+    shared: Shared<'_>,
     mut guard: Guard,
     max: usize,
     inject: mpsc::Sender<Inject>,
 ) -> Ended {
+    let Shared {
+        tracker,
+        holds,
+        mask,
+    } = shared;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut edits: Vec<Edit> = Vec::new();
     // Bytes of a CopyData frame still to stream through unexamined.
     let mut passthrough = 0usize;
     let mut need = 0usize;
+    // The decision on a held message, applied when the walk reaches it again.
+    let mut resolved: Option<Resolution> = None;
     loop {
-        buf.reserve(need.max(READ_CHUNK / 2));
-        match client.read_buf(&mut buf).await {
-            Ok(0) => return Ended::ClientGone("connection closed without Terminate".into()),
-            Ok(_) => {}
-            Err(e) => return Ended::ClientGone(e.to_string()),
+        // After a hold the rest of the buffer is walked before reading more.
+        if resolved.is_none() {
+            buf.reserve(need.max(READ_CHUNK / 2));
+            match client.read_buf(&mut buf).await {
+                Ok(0) => return Ended::ClientGone("connection closed without Terminate".into()),
+                Ok(_) => {}
+                Err(e) => return Ended::ClientGone(e.to_string()),
+            }
         }
         let mut pos = passthrough.min(buf.len());
         passthrough -= pos;
@@ -160,15 +190,20 @@ async fn client_to_upstream(
         need = 0;
         let outcome = {
             let mut t = lock(tracker);
+            let mut m = mask.map(MaskSession::lock);
             let mut walk = FrontendWalk {
                 pos: &mut pos,
                 passthrough: &mut passthrough,
                 need: &mut need,
                 terminate: &mut terminate,
                 edits: &mut edits,
+                resolved: &mut resolved,
+                masker: m.as_deref_mut(),
             };
             walk.run(&buf, max, &mut t, &mut guard)
         };
+        // A decision is only ever applied to the message it was made for.
+        resolved = None;
         if pos > 0 {
             let chunk = buf.split_to(pos);
             let sent = if edits.is_empty() {
@@ -180,6 +215,21 @@ async fn client_to_upstream(
                 return Ended::UpstreamClosed(e.to_string());
             }
         }
+        let outcome = match outcome {
+            Ok(Some(held)) => {
+                let settings = guard.policy().review().clone();
+                match holds
+                    .resolve(held, &settings, &inject, &mut client, &mut buf)
+                    .await
+                {
+                    Ok(r) => resolved = Some(r),
+                    Err(ended) => return ended,
+                }
+                continue;
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
         if let Err(e) = outcome {
             let mut bytes = Vec::new();
             let code = match e {
@@ -211,6 +261,8 @@ struct FrontendWalk<'a> {
     need: &'a mut usize,
     terminate: &'a mut bool,
     edits: &'a mut Vec<Edit>,
+    resolved: &'a mut Option<Resolution>,
+    masker: Option<&'a mut Masker>,
 }
 
 impl FrontendWalk<'_> {
@@ -220,11 +272,11 @@ impl FrontendWalk<'_> {
         max: usize,
         tracker: &mut Tracker,
         guard: &mut Guard,
-    ) -> Result<(), FrameError> {
+    ) -> Result<Option<Held>, FrameError> {
         while *self.passthrough == 0 {
             let rest = &buf[*self.pos..];
             let Some(h) = frame::header(rest, max)? else {
-                return Ok(());
+                return Ok(None);
             };
             if !f::is_known(h.tag) {
                 return Err(FrameError::Malformed("unknown frontend message type"));
@@ -236,17 +288,28 @@ impl FrontendWalk<'_> {
                 } else {
                     *self.need = h.frame_len - rest.len();
                 }
-                return Ok(());
+                return Ok(None);
             }
             let range = *self.pos..*self.pos + h.frame_len;
-            self.message(h.tag, &rest[HEADER_LEN..h.frame_len], range, tracker, guard)?;
+            // A held message stops the walk before it: nothing of it is sent
+            // or tracked until it is decided.
+            if let Some(held) =
+                self.message(h.tag, &rest[HEADER_LEN..h.frame_len], range, tracker, guard)?
+            {
+                return Ok(Some(held));
+            }
+            // The masker follows what the target is asked to run (a held
+            // message is shown to it once, when it is finally sent).
+            if let Some(m) = self.masker.as_deref_mut() {
+                m.frontend(h.tag, &rest[HEADER_LEN..h.frame_len]);
+            }
             *self.pos += h.frame_len;
             if h.tag == f::TERMINATE {
                 *self.terminate = true;
-                return Ok(());
+                return Ok(None);
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Judges what asks the target to run something; stand-ins replace
@@ -258,11 +321,30 @@ impl FrontendWalk<'_> {
         range: std::ops::Range<usize>,
         tracker: &mut Tracker,
         guard: &mut Guard,
-    ) -> Result<(), FrameError> {
+    ) -> Result<Option<Held>, FrameError> {
         match tag {
             f::QUERY => {
                 let sql = f::query(body)?;
                 match guard.judge_sql(sql) {
+                    Some(v) if v.action == Action::Review => match self.resolved.take() {
+                        Some(Resolution::Run(judged)) => tracker.query(sql, Some(judged)),
+                        Some(Resolution::Refuse {
+                            judged,
+                            refusal,
+                            reason,
+                        }) => {
+                            tracker.refused_query(sql, judged, reason, refusal);
+                            self.edits.push((range, stand_in_query()));
+                        }
+                        None => {
+                            return Ok(Some(Held {
+                                text: sql.to_vec(),
+                                params: None,
+                                dml: guard.is_single_dml(sql),
+                                verdict: v,
+                            }));
+                        }
+                    },
                     Some(v) if !v.is_allowed() => {
                         let (refusal, reason) = refusal(guard, &v);
                         tracker.refused_query(sql, Judged::from(&v), reason, refusal);
@@ -277,6 +359,11 @@ impl FrontendWalk<'_> {
             f::PARSE => {
                 let (name, sql) = f::parse(body)?;
                 match guard.judge_parse(name, sql) {
+                    // Preparing runs nothing: each Bind of it is held instead.
+                    Some(v) if v.action == Action::Review => {
+                        tracker.parse(name, sql, Some(Judged::from(&v)));
+                        guard.hold_prepared(name, v);
+                    }
                     Some(v) if !v.is_allowed() => {
                         let (refusal, reason) = refusal(guard, &v);
                         tracker.refused_parse(sql, Judged::from(&v), reason, refusal);
@@ -296,6 +383,37 @@ impl FrontendWalk<'_> {
                 }
                 _ => tracker.frontend(tag, body)?,
             },
+            f::BIND => {
+                let bind = f::bind_params(body)?;
+                match guard.held_statement(bind.statement).cloned() {
+                    None => tracker.frontend(tag, body)?,
+                    Some(v) => match self.resolved.take() {
+                        Some(Resolution::Run(judged)) => tracker.bind_approved(body, judged)?,
+                        Some(Resolution::Refuse {
+                            judged,
+                            refusal,
+                            reason,
+                        }) => {
+                            tracker.refused_bind(body, judged, reason, refusal)?;
+                            self.edits.push((range, stand_in_bind()));
+                        }
+                        None => {
+                            let text = tracker.prepared_text(bind.statement).unwrap_or_default();
+                            return Ok(Some(Held {
+                                dml: guard.is_single_dml(text.as_bytes()),
+                                text: text.into_bytes(),
+                                params: Some(
+                                    bind.values
+                                        .iter()
+                                        .map(|(f, v)| (*f, v.map(<[u8]>::to_vec)))
+                                        .collect(),
+                                ),
+                                verdict: v,
+                            }));
+                        }
+                    },
+                }
+            }
             f::CLOSE => {
                 let (kind, name) = f::target(body, "Close")?;
                 if kind == b'S' {
@@ -305,7 +423,7 @@ impl FrontendWalk<'_> {
             }
             _ => tracker.frontend(tag, body)?,
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -349,6 +467,20 @@ fn stand_in_query() -> Vec<u8> {
     out
 }
 
+/// A Bind of a statement that cannot exist: fails before anything runs,
+/// and the extended protocol skips to Sync as after any error.
+fn stand_in_bind() -> Vec<u8> {
+    let mut out = Vec::new();
+    write_frame(&mut out, f::BIND, |b| {
+        put_cstr(b, b"");
+        put_cstr(b, b"portcullis refused \x01");
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+    });
+    out
+}
+
 fn stand_in_parse(name: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     write_frame(&mut out, f::PARSE, |b| {
@@ -375,16 +507,24 @@ fn apply(chunk: &[u8], edits: &mut Vec<Edit>) -> Vec<u8> {
 async fn upstream_to_client(
     mut upstream: impl AsyncRead + Unpin,
     mut client: impl AsyncWrite + Unpin,
-    tracker: &Mutex<Tracker>,
+    shared: Shared<'_>,
     recorder: &Recorder,
     mut inject: mpsc::Receiver<Inject>,
-    mut shutdown: watch::Receiver<bool>,
-    mut stop: watch::Receiver<Option<Termination>>,
+    (mut shutdown, mut stop): (watch::Receiver<bool>, watch::Receiver<Option<Termination>>),
 ) -> Ended {
+    let Shared {
+        tracker,
+        holds,
+        mask,
+    } = shared;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut edits: Vec<Edit> = Vec::new();
     let mut passthrough = 0usize;
+    // Bytes of a refused frame still to swallow.
+    let mut discard = 0usize;
     let mut need = 0usize;
+    // The catalog was just loaded: walk what is buffered before reading more.
+    let mut rewalk = false;
     // Created once: re-arming a watch future on every read costs a lock.
     let stopping = async move {
         while !*shutdown.borrow_and_update() {
@@ -407,46 +547,59 @@ async fn upstream_to_client(
     tokio::pin!(terminated);
     loop {
         buf.reserve(need.max(READ_CHUNK / 2));
-        tokio::select! {
-            biased;
-            Some(msg) = inject.recv() => {
-                let _ = write(&mut client, &msg.bytes).await;
-                if let Some(end) = msg.then_close {
-                    return end;
+        if !std::mem::take(&mut rewalk) {
+            tokio::select! {
+                biased;
+                // Never inside a frame that is still streaming through.
+                Some(msg) = inject.recv(), if passthrough == 0 => {
+                    let _ = write(&mut client, &msg.bytes).await;
+                    if let Some(end) = msg.then_close {
+                        return end;
+                    }
+                    continue;
                 }
-                continue;
+                Some(t) = &mut terminated => {
+                    let mut bytes = Vec::new();
+                    b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN, t.message(), None);
+                    let _ = write(&mut client, &bytes).await;
+                    return Ended::Terminated(t);
+                }
+                () = &mut stopping => {
+                    let mut bytes = Vec::new();
+                    b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN,
+                        "terminating connection: the gateway is shutting down", None);
+                    let _ = write(&mut client, &bytes).await;
+                    return Ended::Shutdown;
+                }
+                read = upstream.read_buf(&mut buf) => match read {
+                    Ok(0) => return Ended::UpstreamClosed("target closed the connection".into()),
+                    Ok(_) => {}
+                    Err(e) => return Ended::UpstreamClosed(e.to_string()),
+                },
             }
-            Some(t) = &mut terminated => {
-                let mut bytes = Vec::new();
-                b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN, t.message(), None);
-                let _ = write(&mut client, &bytes).await;
-                return Ended::Terminated(t);
-            }
-            () = &mut stopping => {
-                let mut bytes = Vec::new();
-                b::error_response(&mut bytes, b::Severity::Fatal, sqlstate::ADMIN_SHUTDOWN,
-                    "terminating connection: the gateway is shutting down", None);
-                let _ = write(&mut client, &bytes).await;
-                return Ended::Shutdown;
-            }
-            read = upstream.read_buf(&mut buf) => match read {
-                Ok(0) => return Ended::UpstreamClosed("target closed the connection".into()),
-                Ok(_) => {}
-                Err(e) => return Ended::UpstreamClosed(e.to_string()),
-            },
+        }
+        let swallowed = discard.min(buf.len());
+        if swallowed > 0 {
+            let _ = buf.split_to(swallowed);
+            discard -= swallowed;
         }
         let mut pos = passthrough.min(buf.len());
         passthrough -= pos;
         need = 0;
         let (walked, done) = {
             let mut t = lock(tracker);
+            let mut m = mask.map(MaskSession::lock);
             let walked = walk_backend(
                 &buf,
                 &mut pos,
-                &mut passthrough,
-                &mut need,
+                &mut Skips {
+                    passthrough: &mut passthrough,
+                    discard: &mut discard,
+                    need: &mut need,
+                },
                 &mut t,
                 &mut edits,
+                m.as_deref_mut(),
             );
             (walked, t.take_done())
         };
@@ -462,48 +615,122 @@ async fn upstream_to_client(
             }
         }
         for event in done {
+            holds.note_outcome(&event);
             if recorder.record(event).await.is_err() {
                 return Ended::RecorderStopped;
             }
         }
-        if let Err(e) = walked {
-            return Ended::UpstreamClosed(format!("target sent a malformed frame: {e}"));
+        match walked {
+            Err(e) => return Ended::UpstreamClosed(format!("target sent a malformed frame: {e}")),
+            Ok(Flow::Catalog) => {
+                if let Some(m) = mask {
+                    m.load_catalog().await;
+                }
+                rewalk = true;
+            }
+            Ok(Flow::Read) => {}
         }
     }
+}
+
+/// What the backend walk needs next.
+enum Flow {
+    /// More bytes from the target.
+    Read,
+    /// The masking catalog, then a walk of what is already buffered.
+    Catalog,
+}
+
+/// Counters of bytes the walk will not look at.
+struct Skips<'a> {
+    /// Bytes of a streamed frame to forward unexamined.
+    passthrough: &'a mut usize,
+    /// Bytes of a refused frame to swallow.
+    discard: &'a mut usize,
+    /// Bytes an incomplete frame still lacks.
+    need: &'a mut usize,
 }
 
 fn walk_backend(
     buf: &[u8],
     pos: &mut usize,
-    passthrough: &mut usize,
-    need: &mut usize,
+    skips: &mut Skips<'_>,
     tracker: &mut Tracker,
     edits: &mut Vec<Edit>,
-) -> Result<(), FrameError> {
-    while *passthrough == 0 {
+    mut masker: Option<&mut Masker>,
+) -> Result<Flow, FrameError> {
+    while *skips.passthrough == 0 {
         let rest = &buf[*pos..];
         // Lengths from the target are not limited here: frames that are
         // streamed need no buffer, the others are bounded below.
         let Some(h) = frame::header(rest, usize::MAX)? else {
-            return Ok(());
+            return Ok(Flow::Read);
         };
         let streamed = matches!(h.tag, b::DATA_ROW | b::COPY_DATA);
         if rest.len() < h.frame_len {
+            if streamed && let Some(m) = masker.as_deref_mut() {
+                let partial = *pos..buf.len();
+                let missing = h.frame_len - rest.len();
+                match m.row_mode(h.tag) {
+                    RowMode::NeedCatalog => return Ok(Flow::Catalog),
+                    RowMode::Drop => {
+                        edits.push((partial, Vec::new()));
+                        *skips.discard = missing;
+                        *pos = buf.len();
+                        return Ok(Flow::Read);
+                    }
+                    RowMode::Whole if h.frame_len > MAX_MASKED_ROW => {
+                        let error = m.oversize(h.frame_len);
+                        let shown = tracker
+                            .backend(b::ERROR_RESPONSE, &error[HEADER_LEN..])
+                            .unwrap_or(error);
+                        edits.push((partial, shown));
+                        *skips.discard = missing;
+                        *pos = buf.len();
+                        return Ok(Flow::Read);
+                    }
+                    RowMode::Whole => {
+                        *skips.need = missing;
+                        return Ok(Flow::Read);
+                    }
+                    RowMode::Stream => {}
+                }
+            }
             if streamed || h.frame_len > MAX_BACKEND_INSPECTED {
                 let _ = tracker.backend(h.tag, &[]);
-                *passthrough = h.frame_len - rest.len();
+                *skips.passthrough = h.frame_len - rest.len();
                 *pos = buf.len();
             } else {
-                *need = h.frame_len - rest.len();
+                *skips.need = h.frame_len - rest.len();
             }
-            return Ok(());
+            return Ok(Flow::Read);
         }
-        if let Some(replacement) = tracker.backend(h.tag, &rest[HEADER_LEN..h.frame_len]) {
-            edits.push((*pos..*pos + h.frame_len, replacement));
+        let body = &rest[HEADER_LEN..h.frame_len];
+        let range = *pos..*pos + h.frame_len;
+        // Mask first, then track: the recording sees what the client sees.
+        let decision = match masker.as_deref_mut() {
+            Some(m) => m.backend(h.tag, body),
+            None => Decision::Pass,
+        };
+        match decision {
+            Decision::NeedCatalog => return Ok(Flow::Catalog),
+            Decision::Drop => edits.push((range, Vec::new())),
+            Decision::Pass => {
+                if let Some(replacement) = tracker.backend(h.tag, body) {
+                    edits.push((range, replacement));
+                }
+            }
+            Decision::Replace(frame) => {
+                let tracked = match frame.get(HEADER_LEN..) {
+                    Some(masked) => tracker.backend(frame[0], masked),
+                    None => None,
+                };
+                edits.push((range, tracked.unwrap_or(frame)));
+            }
         }
         *pos += h.frame_len;
     }
-    Ok(())
+    Ok(Flow::Read)
 }
 
 async fn write(w: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> std::io::Result<()> {

@@ -28,6 +28,10 @@ pub struct PostgresServer {
     pub(crate) classifier: Arc<Classifier>,
     /// Target TLS configurations, built once per connection.
     upstream_tls: Mutex<HashMap<String, Option<Arc<ClientConfig>>>>,
+    /// The deployment's key for the `hash` masking style (never logged).
+    mask_key: portcullis_core::secret::Secret,
+    /// Compiled masking policies by policy name and version.
+    masks: Mutex<HashMap<String, portcullis_mask::MaskPolicy>>,
 }
 
 impl PostgresServer {
@@ -38,6 +42,53 @@ impl PostgresServer {
             cancels: CancelRegistry::default(),
             classifier: Arc::new(Classifier::new(portcullis_sql::DEFAULT_CACHE_BYTES)),
             upstream_tls: Mutex::new(HashMap::new()),
+            mask_key: portcullis_core::secret::Secret::new(String::new()),
+            masks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sets the deployment key for the `hash` masking style. Without one,
+    /// a random key is used for the life of the process (hashes then do
+    /// not survive a restart).
+    pub fn with_mask_key(mut self, key: portcullis_core::secret::Secret) -> Self {
+        self.mask_key = key;
+        self
+    }
+
+    /// The policy's masking rules compiled with the deployment key, or
+    /// `None` when it masks nothing. Compiled once per policy version.
+    pub(crate) fn mask_policy(
+        &self,
+        policy: &portcullis_core::policy::Policy,
+    ) -> Result<Option<portcullis_mask::MaskPolicy>, ()> {
+        if policy.mask_rules().is_empty() {
+            return Ok(None);
+        }
+        let id = format!("{}\0{}", policy.name(), policy.version());
+        let mut masks = self.masks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = masks.get(&id) {
+            return Ok(Some(m.clone()));
+        }
+        let key = self.mask_key.expose().as_bytes().to_vec();
+        let key = if key.is_empty() {
+            let mut k = vec![0u8; 32];
+            if portcullis_core::random::fill(&mut k).is_err() {
+                tracing::error!("cannot generate a masking key");
+                return Err(());
+            }
+            k
+        } else {
+            key
+        };
+        match portcullis_mask::MaskPolicy::compile(policy.mask_rules(), &key) {
+            Ok(m) => {
+                masks.insert(id, m.clone());
+                Ok(Some(m))
+            }
+            Err(e) => {
+                tracing::error!(policy = policy.name(), error = %e, "mask rules failed to compile");
+                Err(())
+            }
         }
     }
 

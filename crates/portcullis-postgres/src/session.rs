@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use portcullis_core::access::AccessError;
-use portcullis_core::auth::AuthError;
+use portcullis_core::auth::{AuthError, Principal};
 use portcullis_core::live::LiveInfo;
 use portcullis_core::policy::Subject;
 use portcullis_core::record::audit::AuditEntry;
@@ -19,11 +19,22 @@ use portcullis_core::time::now_micros;
 use crate::backend;
 use crate::frontend::{ClientHello, Handshake, handshake, send_fatal};
 use crate::guard::Guard;
+use crate::hold::Holds;
 use crate::protocol::backend as b;
 use crate::protocol::sqlstate;
+use crate::protocol::startup::Startup;
 use crate::relay::Relay;
 use crate::server::PostgresServer;
+use crate::stream::Stream;
 use crate::tracker::Tracker;
+
+/// Where a session comes from, as recorded and logged.
+pub(crate) struct Origin {
+    /// The client's address (`IP:PORT`), or a description for in-process clients.
+    pub peer: String,
+    /// The recorded `protocol` of the session (`postgres`, `mcp`).
+    pub protocol: &'static str,
+}
 
 impl PostgresServer {
     pub(crate) async fn session(
@@ -71,7 +82,6 @@ impl PostgresServer {
             database,
             password,
         } = hello;
-
         let principal = match self
             .gateway
             .authenticate_from(peer.ip(), &user, password.expose())
@@ -108,7 +118,42 @@ impl PostgresServer {
             }
         };
         drop(password);
+        let origin = Origin {
+            peer: peer.to_string(),
+            protocol: "postgres",
+        };
+        self.open(stream, startup, principal, database, origin, shutdown)
+            .await
+    }
 
+    /// Everything after authentication: authorize, guard the startup
+    /// parameters, connect to the target, record, relay. Native clients
+    /// arrive here from [`PostgresServer::run`], in-process clients (the MCP
+    /// server) from [`PostgresServer::open_in_process`], so both take one path.
+    pub(crate) async fn open(
+        &self,
+        mut stream: Stream,
+        mut startup: Startup,
+        principal: Principal,
+        database: String,
+        origin: Origin,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let peer = &origin.peer;
+        // Gateway options travel as `portcullis.*` startup parameters; they
+        // are the gateway's, never forwarded to the target.
+        let review_mode = match take_review_mode(&mut startup.params) {
+            Ok(m) => m,
+            Err(value) => {
+                send_fatal(
+                    &mut stream,
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    &format!("invalid portcullis.review_mode \"{value}\" (expected wait or async)"),
+                )
+                .await;
+                return;
+            }
+        };
         let access = match self.gateway.authorize(&principal, &database) {
             Ok(a) => a,
             Err(e) => {
@@ -166,6 +211,18 @@ impl PostgresServer {
                 return;
             }
         };
+        // Masking: a session whose policy masks cannot run without it.
+        let Ok(mask_policy) = self.mask_policy(&policy) else {
+            send_fatal(&mut stream, sqlstate::INTERNAL_ERROR, "internal error").await;
+            return;
+        };
+        let mask = mask_policy.as_ref().map(|p| crate::mask::MaskSession {
+            masker: Mutex::new(crate::mask::Masker::new(p.clone(), policy.mask_unknown())),
+            loader: tokio::sync::Mutex::new(crate::mask::CatalogLoader::new(
+                target.clone(),
+                startup.params.clone(),
+            )),
+        });
         let upstream = match backend::connect(&target, &startup.params).await {
             Ok(u) => u,
             Err(e) => {
@@ -200,7 +257,7 @@ impl PostgresServer {
             auth_method: principal.method.clone(),
             client_addr: peer.to_string(),
             connection: name.clone(),
-            protocol: "postgres".into(),
+            protocol: origin.protocol.into(),
             policy: Some(policy.name().to_string()),
             policy_version: Some(policy.version().to_string()),
         });
@@ -227,7 +284,23 @@ impl PostgresServer {
             principal: principal.clone(),
             connection: name.clone(),
         });
-        let tracker = Mutex::new(Tracker::new(session_id.as_str().into()));
+        let mut tracker = Tracker::new(session_id.as_str().into());
+        if let Some(p) = mask_policy.filter(|p| p.has_detectors()) {
+            tracker.scrub_statements_with(p);
+        }
+        let tracker = Mutex::new(tracker);
+        let holds = Holds {
+            gateway: self.gateway.clone(),
+            session_id: session_id.clone(),
+            identity: principal.identity.clone(),
+            groups: principal.groups.clone(),
+            connection: name.clone(),
+            client_addr: peer.to_string(),
+            protocol: origin.protocol,
+            mode: review_mode,
+            target: upstream_key.0.clone(),
+            api: self.gateway.config().listen.api,
+        };
         let ended = if greeted {
             Relay {
                 tracker: &tracker,
@@ -236,6 +309,8 @@ impl PostgresServer {
                 max_message: self.gateway.config().limits.max_message_bytes,
                 shutdown,
                 stop,
+                holds: &holds,
+                mask: mask.as_ref(),
             }
             .run(stream, upstream.stream)
             .await
@@ -269,5 +344,105 @@ impl PostgresServer {
             }))
             .await;
         tracing::info!(session = %session_id, reason = ended.reason(), detail = ?ended.detail(), "session closed");
+    }
+}
+
+/// Removes gateway options from the startup packet, returning the review
+/// mode the client asked for. They come as `portcullis.*` parameters or as
+/// `-c portcullis.*=...` inside `options` (what libpq and most drivers can
+/// send); they are the gateway's and never reach the target.
+fn take_review_mode(
+    params: &mut Vec<(String, String)>,
+) -> Result<Option<portcullis_core::policy::ReviewMode>, String> {
+    let mut settings: Vec<(String, String)> = Vec::new();
+    params.retain(|(k, v)| {
+        if k.starts_with("portcullis.") {
+            settings.push((k.clone(), v.clone()));
+            return false;
+        }
+        true
+    });
+    for (k, v) in params.iter_mut() {
+        if k == "options" {
+            let (kept, ours) = split_gateway_options(v);
+            *v = kept;
+            settings.extend(ours);
+        }
+    }
+    params.retain(|(k, v)| !(k == "options" && v.is_empty()));
+    let mut mode = None;
+    for (k, v) in settings {
+        if k == "portcullis.review_mode" {
+            mode = Some(portcullis_core::policy::ReviewMode::parse(&v).ok_or(v)?);
+        } else {
+            tracing::debug!(parameter = %k, "unknown gateway startup parameter ignored");
+        }
+    }
+    Ok(mode)
+}
+
+/// Splits `options` into what goes to the target and the gateway's own
+/// `-c portcullis.NAME=VALUE` / `--portcullis.NAME=VALUE` settings.
+fn split_gateway_options(options: &str) -> (String, Vec<(String, String)>) {
+    let words: Vec<&str> = options.split_ascii_whitespace().collect();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut ours = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let setting = if words[i] == "-c" {
+            words.get(i + 1).copied().map(|w| (w, 2))
+        } else {
+            words[i].strip_prefix("--").map(|w| (w, 1))
+        };
+        match setting {
+            Some((w, n)) if w.starts_with("portcullis.") => {
+                let (k, v) = w.split_once('=').unwrap_or((w, ""));
+                ours.push((k.to_string(), v.to_string()));
+                i += n;
+            }
+            _ => {
+                kept.push(words[i]);
+                i += 1;
+            }
+        }
+    }
+    (kept.join(" "), ours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_options_are_taken_out_of_the_startup_packet() {
+        let mut params = vec![
+            ("user".to_string(), "u".to_string()),
+            (
+                "options".to_string(),
+                "-c search_path=x -c portcullis.review_mode=async".to_string(),
+            ),
+        ];
+        assert_eq!(
+            take_review_mode(&mut params),
+            Ok(Some(portcullis_core::policy::ReviewMode::Async))
+        );
+        assert_eq!(
+            params[1],
+            ("options".to_string(), "-c search_path=x".to_string())
+        );
+
+        let mut params = vec![("portcullis.review_mode".to_string(), "later".to_string())];
+        assert_eq!(take_review_mode(&mut params), Err("later".to_string()));
+        assert!(params.is_empty());
+
+        let mut params = vec![(
+            "options".to_string(),
+            "--portcullis.review_mode=wait".to_string(),
+        )];
+        assert_eq!(
+            take_review_mode(&mut params),
+            Ok(Some(portcullis_core::policy::ReviewMode::Wait))
+        );
+        assert!(params.is_empty(), "{params:?}");
     }
 }

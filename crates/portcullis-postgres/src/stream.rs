@@ -13,11 +13,14 @@ pub enum Stream {
     Server(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// TLS the gateway initiated (target side).
     Client(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// An in-process client (the MCP server drives sessions this way, so
+    /// agents take exactly the path native clients take).
+    Memory(tokio::io::DuplexStream),
 }
 
 impl Stream {
     pub fn is_tls(&self) -> bool {
-        !matches!(self, Stream::Plain(_))
+        matches!(self, Stream::Server(_) | Stream::Client(_))
     }
 }
 
@@ -34,6 +37,10 @@ macro_rules! delegate {
             }
             Stream::Client($s) => {
                 let $s = Pin::new(&mut **$s);
+                $e
+            }
+            Stream::Memory($s) => {
+                let $s = Pin::new($s);
                 $e
             }
         }
@@ -80,6 +87,7 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => s.is_write_vectored(),
             Stream::Server(s) => s.is_write_vectored(),
             Stream::Client(s) => s.is_write_vectored(),
+            Stream::Memory(s) => s.is_write_vectored(),
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Judged {
     pub action: Action,
     pub rule: Option<String>,
     pub observed: bool,
+    /// The review that held (and, if it ran, approved) the statement.
+    pub review: Option<u64>,
 }
 
 impl From<&Verdict> for Judged {
@@ -31,7 +33,16 @@ impl From<&Verdict> for Judged {
             action: v.action,
             rule: v.rule.clone(),
             observed: v.observed,
+            review: None,
         }
+    }
+}
+
+impl Judged {
+    /// The same verdict, tied to review `id`.
+    pub fn with_review(mut self, id: Option<u64>) -> Judged {
+        self.review = id;
+        self
     }
 }
 
@@ -56,6 +67,8 @@ struct InFlight {
     /// Set when the gateway stopped the statement: the target was sent a
     /// stand-in that fails, and its error is replaced with this frame.
     refusal: Option<Vec<u8>>,
+    /// Stopped by the gateway (kept after `refusal` is used).
+    blocked: bool,
 }
 
 #[derive(Debug)]
@@ -65,7 +78,8 @@ enum Pending {
     FunctionCall(InFlight),
     /// A Parse; `Some` when the gateway refused it.
     Parse(Option<InFlight>),
-    Bind,
+    /// A Bind; `Some` when the gateway refused it.
+    Bind(Option<InFlight>),
     Describe,
     Close,
     Sync,
@@ -78,6 +92,8 @@ pub struct Tracker {
     portals: HashMap<Vec<u8>, Known>,
     pending: VecDeque<Pending>,
     done: Vec<Event>,
+    /// Masking policy whose detectors scrub recorded statement text.
+    scrub: Option<portcullis_mask::MaskPolicy>,
 }
 
 fn text_of(sql: &[u8]) -> Arc<str> {
@@ -93,6 +109,20 @@ impl Tracker {
             portals: HashMap::new(),
             pending: VecDeque::new(),
             done: Vec::new(),
+            scrub: None,
+        }
+    }
+
+    /// Recorded statement text is scrubbed with `policy`'s detectors
+    /// (literal values such as `WHERE email = 'jane@example.com'`).
+    pub fn scrub_statements_with(&mut self, policy: portcullis_mask::MaskPolicy) {
+        self.scrub = Some(policy);
+    }
+
+    fn text(&self, sql: &[u8]) -> Arc<str> {
+        match &self.scrub {
+            None => text_of(sql),
+            Some(p) => crate::mask::scrub_statement(p, &String::from_utf8_lossy(sql)).into(),
         }
     }
 
@@ -108,21 +138,23 @@ impl Tracker {
             data_rows: 0,
             error: None,
             refusal: None,
+            blocked: false,
         }
     }
 
     /// A simple Query on its way to the target, with its verdict.
     pub fn query(&mut self, sql: &[u8], judged: Option<Judged>) {
-        let s = self.start(text_of(sql), judged.map(Arc::new));
+        let s = self.start(self.text(sql), judged.map(Arc::new));
         self.pending.push_back(Pending::Query(s));
     }
 
     /// A request the gateway refused (a Query, or a FunctionCall): the
     /// target gets a stand-in Query that fails, whose error becomes `refusal`.
     pub fn refused_query(&mut self, text: &[u8], judged: Judged, reason: String, refusal: Vec<u8>) {
-        let mut s = self.start(text_of(text), Some(Arc::new(judged)));
+        let mut s = self.start(self.text(text), Some(Arc::new(judged)));
         s.error = Some(reason);
         s.refusal = Some(refusal);
+        s.blocked = true;
         self.pending.push_back(Pending::Query(s));
     }
 
@@ -131,7 +163,7 @@ impl Tracker {
         self.prepared.insert(
             name.to_vec(),
             Known {
-                text: text_of(sql),
+                text: self.text(sql),
                 judged: judged.map(Arc::new),
             },
         );
@@ -140,10 +172,58 @@ impl Tracker {
 
     /// A Parse the gateway refused: the target gets a Parse that fails.
     pub fn refused_parse(&mut self, sql: &[u8], judged: Judged, reason: String, refusal: Vec<u8>) {
-        let mut s = self.start(text_of(sql), Some(Arc::new(judged)));
+        let mut s = self.start(self.text(sql), Some(Arc::new(judged)));
         s.error = Some(reason);
         s.refusal = Some(refusal);
+        s.blocked = true;
         self.pending.push_back(Pending::Parse(Some(s)));
+    }
+
+    /// The text of a prepared statement, as Parse gave it.
+    pub fn prepared_text(&self, name: &[u8]) -> Option<String> {
+        self.prepared.get(name).map(|k| k.text.to_string())
+    }
+
+    /// A Bind of a held statement that was approved: its portal runs under
+    /// the review's verdict.
+    pub fn bind_approved(&mut self, body: &[u8], judged: Judged) -> Result<(), FrameError> {
+        let (portal, statement) = f::bind(body)?;
+        let text = self
+            .prepared
+            .get(statement)
+            .map(|k| k.text.clone())
+            .unwrap_or_else(|| Arc::from("<unknown statement>"));
+        self.portals.insert(
+            portal.to_vec(),
+            Known {
+                text,
+                judged: Some(Arc::new(judged)),
+            },
+        );
+        self.pending.push_back(Pending::Bind(None));
+        Ok(())
+    }
+
+    /// A Bind the gateway refused: the target gets a Bind that fails.
+    pub fn refused_bind(
+        &mut self,
+        body: &[u8],
+        judged: Judged,
+        reason: String,
+        refusal: Vec<u8>,
+    ) -> Result<(), FrameError> {
+        let (_, statement) = f::bind(body)?;
+        let text = self
+            .prepared
+            .get(statement)
+            .map(|k| k.text.clone())
+            .unwrap_or_else(|| Arc::from("<unknown statement>"));
+        let mut s = self.start(text, Some(Arc::new(judged)));
+        s.error = Some(reason);
+        s.refusal = Some(refusal);
+        s.blocked = true;
+        self.pending.push_back(Pending::Bind(Some(s)));
+        Ok(())
     }
 
     /// Notes a complete client message on its way to the target.
@@ -165,7 +245,7 @@ impl Tracker {
                         judged: None,
                     });
                 self.portals.insert(portal.to_vec(), known);
-                self.pending.push_back(Pending::Bind);
+                self.pending.push_back(Pending::Bind(None));
             }
             f::EXECUTE => {
                 let portal = f::execute(body)?;
@@ -206,7 +286,7 @@ impl Tracker {
             b::PARSE_COMPLETE | b::BIND_COMPLETE | b::CLOSE_COMPLETE => {
                 if matches!(
                     self.pending.front(),
-                    Some(Pending::Parse(_) | Pending::Bind | Pending::Close)
+                    Some(Pending::Parse(_) | Pending::Bind(_) | Pending::Close)
                 ) {
                     self.pending.pop_front();
                 }
@@ -292,7 +372,7 @@ impl Tracker {
                         s.error = Some(text());
                         self.finish(s, StatementStatus::Error);
                     }
-                    Some(Pending::Parse(Some(mut s))) => {
+                    Some(Pending::Parse(Some(mut s)) | Pending::Bind(Some(mut s))) => {
                         replacement = s.refusal.take();
                         self.finish(s, StatementStatus::Blocked);
                     }
@@ -313,7 +393,9 @@ impl Tracker {
             match self.pending.pop_front() {
                 Some(Pending::Execute(s) | Pending::FunctionCall(s)) => self.finish(s, status),
                 // Refused by the gateway and, besides, skipped by the target.
-                Some(Pending::Parse(Some(s))) => self.finish(s, StatementStatus::Blocked),
+                Some(Pending::Parse(Some(s)) | Pending::Bind(Some(s))) => {
+                    self.finish(s, StatementStatus::Blocked)
+                }
                 _ => {}
             }
         }
@@ -323,8 +405,7 @@ impl Tracker {
         self.skip_to_sync(StatementStatus::Interrupted);
         match self.pending.pop_front() {
             Some(Pending::Query(s)) => {
-                let blocked = s.judged.as_ref().is_some_and(|j| j.action != Action::Allow);
-                let status = if blocked {
+                let status = if s.blocked {
                     StatementStatus::Blocked
                 } else if s.error.is_some() {
                     StatementStatus::Error
@@ -356,6 +437,7 @@ impl Tracker {
             verdict: judged.map(|j| j.action.as_str().to_string()),
             rule: judged.and_then(|j| j.rule.clone()),
             observed: judged.is_some_and(|j| j.observed),
+            review: judged.and_then(|j| j.review),
         }));
     }
 

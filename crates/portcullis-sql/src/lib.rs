@@ -18,6 +18,7 @@ mod classifier;
 mod command;
 mod error;
 mod functions;
+mod lineage;
 mod normalize;
 mod settings;
 mod shape;
@@ -34,6 +35,7 @@ pub use cache::Classification;
 pub use check::{StatementReport, policy_check, render_text};
 pub use classifier::{CacheStats, Classifier, DEFAULT_CACHE_BYTES};
 pub use error::ClassifyError;
+pub use lineage::{CopyLineage, RelationRef, StatementLineage, TargetLineage, lineage};
 
 /// Classifies every statement of `sql` (one entry per statement, in order),
 /// without caching. An empty or comment-only text yields no statements.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod migrations;
+mod reviews;
 mod sqlite;
 
 pub use sqlite::SqliteStore;

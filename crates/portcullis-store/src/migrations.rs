@@ -66,4 +66,21 @@ pub const MIGRATIONS: &[&str] = &[
         requested_at INTEGER NOT NULL,
         actor TEXT NOT NULL
     );",
+    // 6: reviews of held statements, and their single-use approvals.
+    "CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        state TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        statement_hash TEXT NOT NULL,
+        params_hash TEXT NOT NULL,
+        policy_version TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        grant_expires_at INTEGER,
+        executed_at INTEGER,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX reviews_grant ON reviews(identity, connection, statement_hash)
+        WHERE state = 'approved' AND executed_at IS NULL;
+    ALTER TABLE statements ADD COLUMN review INTEGER;",
 ];

@@ -21,7 +21,7 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -93,7 +93,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -248,8 +248,8 @@ impl Store for SqliteStore {
                 .map_err(err)?;
             let mut statement = tx
                 .prepare_cached(
-                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed, hash) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "INSERT INTO statements (session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed, hash, review) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(err)?;
             let mut close = tx
@@ -289,7 +289,8 @@ impl Store for SqliteStore {
                         s.verdict,
                         s.rule,
                         s.observed,
-                        hash
+                        hash,
+                        s.review.map(|r| r as i64)
                     ]),
                     Event::Close(c) => {
                         close.execute(params![c.session_id, c.ended_at, c.reason, c.detail, hash])
@@ -400,7 +401,7 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed \
+                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed, review \
                  FROM statements WHERE session_id = ?1 ORDER BY seq",
             )
             .map_err(err)?;
@@ -419,6 +420,7 @@ impl Store for SqliteStore {
                     verdict: r.get(8)?,
                     rule: r.get(9)?,
                     observed: r.get(10)?,
+                    review: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
                 })
             })
             .map_err(err)?;
@@ -554,6 +556,7 @@ mod tests {
             verdict: Some("allow".into()),
             rule: None,
             observed: false,
+            review: None,
         };
         s.append(
             &chained(vec![
@@ -605,6 +608,7 @@ mod tests {
                 verdict: Some("allow".into()),
                 rule: None,
                 observed: false,
+                review: None,
             }));
         }
         events.push(Event::Close(SessionClose {

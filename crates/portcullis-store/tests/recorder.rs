@@ -11,6 +11,7 @@ use portcullis_core::record::{
     Event, Recorder, SessionClose, SessionFilter, SessionOpen, SessionSummary, StatementRecord,
     StatementStatus,
 };
+use portcullis_core::review::{Binding, NewReview, Review, ReviewFilter, ReviewStore};
 use portcullis_core::store::{SessionChain, Store, StoreError};
 use portcullis_core::token::TokenRecord;
 use portcullis_store::SqliteStore;
@@ -20,6 +21,27 @@ use portcullis_store::SqliteStore;
 struct Flaky {
     inner: SqliteStore,
     fail: AtomicU32,
+}
+
+impl ReviewStore for Flaky {
+    fn insert_review(&self, r: &NewReview) -> Result<u64, StoreError> {
+        self.inner.insert_review(r)
+    }
+    fn review(&self, id: u64) -> Result<Option<Review>, StoreError> {
+        self.inner.review(id)
+    }
+    fn reviews(&self, f: &ReviewFilter) -> Result<Vec<Review>, StoreError> {
+        self.inner.reviews(f)
+    }
+    fn save_review(&self, r: &Review) -> Result<(), StoreError> {
+        self.inner.save_review(r)
+    }
+    fn claim_grant(&self, b: &Binding, now: i64, s: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.claim_grant(b, now, s)
+    }
+    fn claim_review(&self, id: u64, now: i64, s: &str) -> Result<bool, StoreError> {
+        self.inner.claim_review(id, now, s)
+    }
 }
 
 impl Store for Flaky {
@@ -118,6 +140,7 @@ async fn a_failing_store_slows_recording_down_but_loses_nothing() {
                 verdict: None,
                 rule: None,
                 observed: false,
+                review: None,
             }))
             .await
             .unwrap();

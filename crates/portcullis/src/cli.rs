@@ -51,6 +51,90 @@ pub enum Command {
     /// Who may use what.
     #[command(subcommand)]
     Access(AccessCommand),
+    /// Sign in with the configured OIDC provider (device flow) and keep the
+    /// token for `connect`.
+    Login(LoginArgs),
+    /// Print a libpq connection string for a connection, signed in with the
+    /// token from `login`, or start psql with it.
+    Connect(ConnectArgs),
+    /// Statements held for review: list, inspect, approve, reject (through
+    /// the gateway's API, with your own token).
+    Review(ReviewArgs),
+    /// Serve one AI agent over MCP on stdin/stdout; its token comes from
+    /// `PORTCULLIS_TOKEN`. (Over HTTP, agents use `/mcp` on the API listener.)
+    Mcp,
+}
+
+#[derive(Args)]
+pub struct ReviewArgs {
+    /// The API's base URL (default: from `listen.api` in the configuration).
+    #[arg(long, global = true, env = "PORTCULLIS_API")]
+    pub api: Option<String>,
+    /// Your token (as for any client); prefer the environment variable.
+    #[arg(long, global = true, env = "PORTCULLIS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A CA certificate to trust for an HTTPS API.
+    #[arg(long, global = true)]
+    pub ca: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ReviewCommand,
+}
+
+#[derive(Subcommand)]
+pub enum ReviewCommand {
+    /// Reviews you may decide or requested (pending ones by default).
+    List {
+        /// `pending`, `approved`, `rejected` or `all`.
+        #[arg(long, default_value = "pending")]
+        state: String,
+    },
+    /// One review in full: statement, parameters, who, where, which rule, estimate.
+    Show { id: u64 },
+    /// Approve: with enough approvals the statement runs, exactly once.
+    Approve { id: u64 },
+    /// Reject, with a reason the requester is shown.
+    Reject {
+        id: u64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Args)]
+pub struct LoginArgs {
+    /// The `[[oidc]]` issuer to sign in with (default: the first).
+    #[arg(long)]
+    pub issuer: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ConnectArgs {
+    /// The connection (becomes `dbname`).
+    pub name: String,
+    /// The `[[oidc]]` issuer whose token to use (default: the first).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Host clients reach the gateway at (default: from `[listen] postgres`).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port clients reach the gateway at (default: from `[listen] postgres`).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// CA that signed the gateway's certificate: sslmode becomes verify-full.
+    #[arg(long)]
+    pub sslrootcert: Option<PathBuf>,
+    /// Leave the token out of the printed string (pass it as PGPASSWORD yourself).
+    #[arg(long)]
+    pub no_password: bool,
+    /// Start psql with the connection (the token goes in PGPASSWORD, not on
+    /// a command line); arguments after `--` go to psql.
+    #[arg(long)]
+    pub exec: bool,
+    #[arg(last = true)]
+    pub psql_args: Vec<String>,
 }
 
 #[derive(Subcommand)]

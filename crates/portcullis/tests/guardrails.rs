@@ -309,13 +309,17 @@ async fn production_holds_ddl_for_review_and_observe_mode_lets_through() {
     let gw = gateway();
     let token = gw.token("demo");
     let t = seeded().await;
+    // Asking for async review: the client is told at once instead of waiting.
     let out = psql(
-        &gw.dsn("prod", "demo", &token),
+        &format!(
+            "{} options='-c portcullis.review_mode=async'",
+            gw.dsn("prod", "demo", &token)
+        ),
         &["-c", &format!("ALTER TABLE {t} ADD COLUMN extra int")],
     );
     assert!(!out.status.success());
     assert!(
-        error_of(&out).contains("requires review"),
+        error_of(&out).contains("statement held for review"),
         "{}",
         error_of(&out)
     );

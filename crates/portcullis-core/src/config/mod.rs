@@ -9,10 +9,12 @@
 mod error;
 mod locate;
 mod model;
+mod oidc;
 mod validate;
 
 pub use error::ConfigError;
 pub use model::*;
+pub use oidc::{ASYMMETRIC_ALGORITHMS, OidcIssuer};
 
 use std::path::{Path, PathBuf};
 

@@ -35,6 +35,9 @@ pub struct RawConfig {
     pub grants: Vec<RawGrant>,
     #[serde(default, rename = "policy")]
     pub policies: BTreeMap<String, PolicyConfig>,
+    /// `[[oidc]]` identity providers.
+    #[serde(default)]
+    pub oidc: Vec<super::oidc::RawOidcIssuer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +174,8 @@ pub struct Config {
     pub grants: Vec<Grant>,
     /// Compiled policies: the built-in presets and every `[policy.NAME]`.
     pub policies: BTreeMap<String, Arc<Policy>>,
+    /// Identity providers whose JWTs are accepted.
+    pub oidc: Vec<super::oidc::OidcIssuer>,
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +240,10 @@ pub enum GrantSubject {
 impl Config {
     pub fn connection(&self, name: &str) -> Option<&Connection> {
         self.connections.iter().find(|c| c.name == name)
+    }
+
+    pub fn oidc_issuer(&self, issuer: &str) -> Option<&super::oidc::OidcIssuer> {
+        self.oidc.iter().find(|o| o.issuer == issuer)
     }
 
     pub fn identity(&self, name: &str) -> Option<&Identity> {

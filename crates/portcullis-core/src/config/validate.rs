@@ -15,7 +15,7 @@ pub struct Issue {
     pub message: String,
 }
 
-fn issue(path: impl Into<String>, message: impl Into<String>) -> Issue {
+pub(super) fn issue(path: impl Into<String>, message: impl Into<String>) -> Issue {
     Issue {
         path: path.into(),
         message: message.into(),
@@ -147,6 +147,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         identities,
         grants,
         policies,
+        oidc: super::oidc::validate(raw.oidc)?,
     })
 }
 
@@ -171,7 +172,12 @@ fn policies(
             ));
         }
         check_name(name, &path)?;
-        let p = Policy::compile(name, config).map_err(|e| issue(path, e.to_string()))?;
+        let p = Policy::compile(name, config).map_err(|e| match &e {
+            crate::policy::PolicyError::BadMask { index: Some(i), .. } => {
+                issue(format!("{path}.mask[{i}]"), e.to_string())
+            }
+            _ => issue(path, e.to_string()),
+        })?;
         out.insert(name.clone(), Arc::new(p));
     }
     Ok(out)

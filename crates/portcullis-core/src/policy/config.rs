@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::AgentLimitsConfig;
 use crate::statement::StatementClass;
 
 /// What a policy decides for a statement.
@@ -15,8 +16,7 @@ pub enum Action {
     /// Let the statement run.
     #[default]
     Allow,
-    /// Hold the statement for a reviewer (until reviews exist, adapters block it
-    /// with a message saying it needs review).
+    /// Hold the statement until reviewers approve it (see `[policy.NAME.review]`).
     Review,
     /// Refuse the statement.
     Block,
@@ -67,6 +67,37 @@ pub struct PolicyConfig {
     /// The policy's own rules, in order (`[[policy.NAME.rule]]`).
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleConfig>,
+    /// How statements held by `review` rules are reviewed.
+    #[serde(default)]
+    pub review: super::review::ReviewConfig,
+    /// Limits for agents (`[policy.NAME.agent]`): rows, bytes, statement timeout.
+    #[serde(default, skip_serializing_if = "AgentLimitsConfig::is_unset")]
+    pub agent: AgentLimitsConfig,
+    /// Masking rules (`[[policy.NAME.mask]]`), applied to every result,
+    /// error, notice and notification on connections under this policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<portcullis_mask::MaskRuleConfig>,
+    /// What happens when a result column's lineage cannot be worked out and
+    /// the statement reads a masked column: mask the whole column (default)
+    /// or block the statement.
+    #[serde(default, skip_serializing_if = "is_default_unknown")]
+    pub mask_unknown: UnknownLineage,
+}
+
+fn is_default_unknown(u: &UnknownLineage) -> bool {
+    *u == UnknownLineage::Mask
+}
+
+/// The policy's choice for result columns of unknown lineage on statements
+/// that read a masked column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownLineage {
+    /// Mask the whole column (redacted text, or NULL for other types).
+    #[default]
+    Mask,
+    /// Refuse the result with an error.
+    Block,
 }
 
 fn default_action() -> Action {

@@ -33,4 +33,13 @@ pub enum PolicyError {
         rule: String,
         reason: String,
     },
+    #[error("policy {policy}, review: {reason}")]
+    BadReview { policy: String, reason: String },
+    #[error("policy {policy}: {reason}")]
+    BadMask {
+        policy: String,
+        /// Position in `mask` (from 0), so the error can point at the rule.
+        index: Option<usize>,
+        reason: String,
+    },
 }

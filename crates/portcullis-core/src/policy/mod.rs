@@ -22,17 +22,21 @@
 //! every policy except an unguarded one (no rules and default allow, as with
 //! the `allow-all` preset).
 
+mod agent;
 mod config;
 mod error;
 mod preset;
+mod review;
 mod rule;
 mod verdict;
 
 use sha2::{Digest, Sha256};
 
-pub use config::{Action, Mode, PolicyConfig, RuleConfig};
+pub use agent::{AgentLimits, AgentLimitsConfig};
+pub use config::{Action, Mode, PolicyConfig, RuleConfig, UnknownLineage};
 pub use error::PolicyError;
 pub use preset::{PRESET_NAMES, PRESETS_VERSION};
+pub use review::{ReviewConfig, ReviewMode, ReviewSettings, WebhookConfig, WebhookFormat};
 pub use verdict::{Subject, Verdict};
 
 use crate::statement::StatementInfo;
@@ -49,7 +53,15 @@ pub struct Policy {
     mode: Mode,
     default: Action,
     rules: Vec<Rule>,
+    review: ReviewSettings,
+    agent: AgentLimits,
+    mask: Vec<portcullis_mask::MaskRuleConfig>,
+    mask_unknown: UnknownLineage,
 }
+
+/// Key used only to validate `hash` rules at load time; the running gateway
+/// compiles mask rules with the deployment's own key.
+const VALIDATION_KEY: &[u8] = b"portcullis mask rule validation";
 
 impl Policy {
     /// Compiles the policy `name` from its configuration.
@@ -115,12 +127,23 @@ impl Policy {
                 }
             }
         }
+        if let Err(e) = portcullis_mask::MaskPolicy::compile(&config.mask, VALIDATION_KEY) {
+            return Err(PolicyError::BadMask {
+                policy: name.to_string(),
+                index: e.rule(),
+                reason: e.to_string(),
+            });
+        }
         Ok(Policy {
             name: name.to_string(),
             version: version(name, config),
             mode: config.mode,
             default: config.default,
             rules,
+            review: ReviewSettings::compile(name, &config.review)?,
+            agent: AgentLimits::compile(name, &config.agent)?,
+            mask: config.mask.clone(),
+            mask_unknown: config.mask_unknown,
         })
     }
 
@@ -146,15 +169,36 @@ impl Policy {
         &self.version
     }
 
+    /// Row, byte and time limits for agents (MCP) on this policy.
+    pub fn agent_limits(&self) -> AgentLimits {
+        self.agent
+    }
+
     /// `enforce` or `observe`.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// How this policy's held statements are reviewed.
+    pub fn review(&self) -> &ReviewSettings {
+        &self.review
     }
 
     /// False only for a policy that allows everything (no rules, default
     /// allow): such a policy lets even unparseable text through.
     pub fn is_guarded(&self) -> bool {
         !(self.rules.is_empty() && self.default == Action::Allow)
+    }
+
+    /// The masking rules, as configured (compiled by the adapter with the
+    /// deployment's key; already validated here).
+    pub fn mask_rules(&self) -> &[portcullis_mask::MaskRuleConfig] {
+        &self.mask
+    }
+
+    /// Mask or block result columns of unknown lineage that may carry masked data.
+    pub fn mask_unknown(&self) -> UnknownLineage {
+        self.mask_unknown
     }
 
     /// Ids of all rules, in precedence order.

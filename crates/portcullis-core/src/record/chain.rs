@@ -263,6 +263,7 @@ mod tests {
                 verdict: None,
                 rule: None,
                 observed: false,
+                review: None,
             }));
         }
         v.push(Event::Close(SessionClose {

@@ -103,6 +103,9 @@ pub struct StatementRecord {
     /// True when an observe-mode policy let through what it would have stopped.
     #[serde(default)]
     pub observed: bool,
+    /// The review that held the statement (and, if it ran, approved it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -199,14 +199,17 @@ async fn read_startup(stream: &mut Stream) -> Result<StartupPacket, FrameError> 
     startup::decode(&body)
 }
 
+/// Largest PasswordMessage: room for a JWT of `oidc::MAX_TOKEN_BYTES`
+/// (ID tokens with long group lists run to several KB) plus framing.
+const MAX_PASSWORD_FRAME: usize = portcullis_core::oidc::MAX_TOKEN_BYTES + 64;
+
 async fn read_password(stream: &mut Stream) -> Result<Secret, FrameError> {
     let mut header = [0u8; 5];
     stream
         .read_exact(&mut header)
         .await
         .map_err(|_| FrameError::Malformed("password (connection closed)"))?;
-    let h = frame::header(&header, startup::MAX_STARTUP_LEN)?
-        .ok_or(FrameError::Malformed("password"))?;
+    let h = frame::header(&header, MAX_PASSWORD_FRAME)?.ok_or(FrameError::Malformed("password"))?;
     if h.tag != f::PASSWORD {
         return Err(FrameError::Malformed("expected a password message"));
     }

@@ -66,6 +66,49 @@ pub fn bind(body: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
     Ok((portal, statement))
 }
 
+/// A Bind's parameters: each value with its format code (0 text, 1 binary;
+/// `None` is SQL NULL), as the server will apply them.
+pub struct BindParams<'a> {
+    pub statement: &'a [u8],
+    pub values: Vec<(i16, Option<&'a [u8]>)>,
+}
+
+/// Bind, with its parameters decoded (only for statements held for review).
+pub fn bind_params(body: &[u8]) -> Result<BindParams<'_>, FrameError> {
+    let mut r = Reader::new(body, "Bind");
+    r.cstr()?;
+    let statement = r.cstr()?;
+    let nformats = r.i16()?;
+    if nformats < 0 {
+        return Err(FrameError::Malformed("Bind"));
+    }
+    let mut formats = Vec::with_capacity(nformats as usize);
+    for _ in 0..nformats {
+        formats.push(r.i16()?);
+    }
+    let nvalues = r.i16()?;
+    if nvalues < 0 || (nformats > 1 && nformats != nvalues) {
+        return Err(FrameError::Malformed("Bind"));
+    }
+    let mut values = Vec::with_capacity(nvalues as usize);
+    for i in 0..nvalues as usize {
+        // No format codes: all text; one: it applies to all.
+        let format = match formats.len() {
+            0 => 0,
+            1 => formats[0],
+            _ => formats[i],
+        };
+        let len = r.i32()?;
+        let value = match len {
+            -1 => None,
+            n if n < 0 => return Err(FrameError::Malformed("Bind")),
+            n => Some(r.bytes(n as usize)?),
+        };
+        values.push((format, value));
+    }
+    Ok(BindParams { statement, values })
+}
+
 /// Execute: portal name.
 pub fn execute(body: &[u8]) -> Result<&[u8], FrameError> {
     let mut r = Reader::new(body, "Execute");

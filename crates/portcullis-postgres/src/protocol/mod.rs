@@ -28,6 +28,9 @@ pub fn exercise_decoders(data: &[u8]) {
             break;
         }
         let body = &rest[HEADER_LEN..h.frame_len];
+        if h.tag == frontend::BIND {
+            let _ = frontend::bind_params(body);
+        }
         let _ = tracker.frontend(h.tag, body);
         let _ = tracker.backend(h.tag, body);
         rest = &rest[h.frame_len..];

@@ -10,3 +10,4 @@ pub const ADMIN_SHUTDOWN: &str = "57P01";
 pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 pub const INTERNAL_ERROR: &str = "XX000";
+pub const INVALID_PARAMETER_VALUE: &str = "22023";

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_core::access;
-use portcullis_core::auth::Principal;
+use portcullis_core::auth::{OIDC_METHOD_PREFIX, Principal};
 use portcullis_core::gateway::Gateway;
 use portcullis_core::live::{LiveInfo, Termination};
 use portcullis_core::record::audit::AuditEntry;
@@ -65,7 +65,12 @@ pub async fn watch(gateway: Arc<Gateway>) {
                 None => s.principal.expires_at.is_some_and(|e| e <= now),
             };
             if revoked {
-                end(&gateway, s, "token revoked or expired").await;
+                let why = if s.principal.method.starts_with(OIDC_METHOD_PREFIX) {
+                    "JWT expired"
+                } else {
+                    "token revoked or expired"
+                };
+                end(&gateway, s, why).await;
             }
         }
     }
@@ -86,17 +91,25 @@ pub async fn reauthorize(gateway: &Arc<Gateway>) {
             }
             None => Vec::new(),
         };
-        let allowed = config
-            .identity(&s.principal.identity)
-            .is_some_and(|identity| {
-                let mut groups = identity.groups.clone();
-                groups.extend(token_groups);
-                let principal = Principal {
-                    groups,
-                    ..s.principal.clone()
-                };
-                access::authorize(&config, &principal, &s.connection).is_ok()
-            });
+        // A JWT's groups came with the token (and its declared identity's,
+        // merged at login); its issuer must still be configured.
+        let oidc_issuer = s.principal.method.strip_prefix(OIDC_METHOD_PREFIX);
+        let allowed = if let Some(issuer) = oidc_issuer {
+            config.oidc_issuer(issuer).is_some()
+                && access::authorize(&config, &s.principal, &s.connection).is_ok()
+        } else {
+            config
+                .identity(&s.principal.identity)
+                .is_some_and(|identity| {
+                    let mut groups = identity.groups.clone();
+                    groups.extend(token_groups);
+                    let principal = Principal {
+                        groups,
+                        ..s.principal.clone()
+                    };
+                    access::authorize(&config, &principal, &s.connection).is_ok()
+                })
+        };
         if !allowed {
             end(gateway, &s, "grant removed by a configuration reload").await;
         }

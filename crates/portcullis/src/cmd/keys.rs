@@ -25,7 +25,23 @@ pub fn key_path(config: &Config) -> PathBuf {
 
 /// Loads the signing key, creating it (mode 0600) if there is none.
 pub fn load_or_create(config: &Config) -> anyhow::Result<Signer> {
-    let path = key_path(config);
+    let seed = seed_file(&key_path(config), "session signing key")?;
+    Ok(Signer::from_seed(&seed)?)
+}
+
+/// The deployment's key for the `hash` masking style: created once beside
+/// the store (mode 0600) so hashes stay stable across restarts and replicas
+/// that share the directory; never logged, never sent anywhere.
+pub fn mask_key(config: &Config) -> anyhow::Result<portcullis_core::secret::Secret> {
+    let path = key_path(config).with_file_name("mask.key");
+    let seed = seed_file(&path, "masking key")?;
+    Ok(portcullis_core::secret::Secret::new(to_hex(&seed)))
+}
+
+/// A 32-byte secret kept in `path` as hex, created (mode 0600) if missing;
+/// refused if others can read it.
+fn seed_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let path = path.to_path_buf();
     if !path.exists() {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -41,7 +57,7 @@ pub fn load_or_create(config: &Config) -> anyhow::Result<Signer> {
             Ok(mut f) => {
                 f.write_all(format!("{}\n", to_hex(&seed)).as_bytes())?;
                 f.sync_all()?;
-                tracing::info!(path = %path.display(), "created the session signing key");
+                tracing::info!(path = %path.display(), "created the {what}");
             }
             // Another process created it first: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -57,9 +73,7 @@ pub fn load_or_create(config: &Config) -> anyhow::Result<Signer> {
         );
     }
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let seed =
-        from_hex(text.trim()).with_context(|| format!("{} is not a hex key", path.display()))?;
-    Ok(Signer::from_seed(&seed)?)
+    from_hex(text.trim()).with_context(|| format!("{} is not a hex key", path.display()))
 }
 
 fn to_hex(b: &[u8]) -> String {

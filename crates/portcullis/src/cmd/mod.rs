@@ -4,9 +4,15 @@ mod access;
 mod audit;
 mod cert;
 mod config;
+mod connect;
+mod credentials;
 mod explain;
 pub mod keys;
+mod login;
+mod mask_check;
+mod mcp;
 mod policy;
+mod review;
 mod serve;
 mod sessions;
 mod token;
@@ -33,6 +39,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(c) => keys::run(&cli.config, c),
         Command::Audit(c) => audit::run(&cli.config, c),
         Command::Access(c) => explain::run(&cli.config, c),
+        Command::Login(a) => login::run(&cli.config, a),
+        Command::Connect(a) => connect::run(&cli.config, a),
+        Command::Review(c) => review::run(&cli.config, c),
+        Command::Mcp => mcp::run(&cli.config),
     }
 }
 

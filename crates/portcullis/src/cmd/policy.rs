@@ -71,13 +71,20 @@ fn check(config_path: &Path, args: PolicyCheckArgs) -> anyhow::Result<ExitCode> 
         (None, None) => bail!("give --connection NAME or --preset NAME"),
     };
     let reports = portcullis_sql::policy_check(&policy, &subject, &sql);
+    let masking = super::mask_check::report(policy.mask_rules(), &sql);
     match args.format {
         Format::Json => {
             for r in &reports {
                 println!("{}", serde_json::to_string(r)?);
             }
+            if !masking.is_empty() {
+                println!("{}", serde_json::json!({ "masking": masking }));
+            }
         }
-        Format::Table => print!("{}", portcullis_sql::render_text(&reports)),
+        Format::Table => {
+            print!("{}", portcullis_sql::render_text(&reports));
+            print!("{}", super::mask_check::render(&masking));
+        }
     }
     Ok(if reports.iter().any(|r| r.is_blocked()) {
         ExitCode::from(1)

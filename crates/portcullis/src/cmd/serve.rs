@@ -15,6 +15,9 @@ use tokio::sync::watch;
 
 use super::{load_config, open_store};
 
+/// How long open API connections get to finish after a shutdown signal.
+const API_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Events the recorder may hold before sessions wait for it.
 const RECORDER_QUEUE: usize = 16 * 1024;
 
@@ -59,7 +62,10 @@ async fn serve(
         .with_context(|| format!("binding the PostgreSQL listener on {pg_addr}"))?;
     let bound = listener.local_addr()?;
     let gateway = Arc::new(Gateway::new(config, store, recorder.clone()));
-    let server = Arc::new(PostgresServer::new(gateway.clone(), tls));
+    // The API serves bearer tokens: it uses TLS whenever the gateway has a certificate.
+    let api_tls = tls.clone();
+    let mask_key = super::keys::mask_key(gateway.config().as_ref())?;
+    let server = Arc::new(PostgresServer::new(gateway.clone(), tls).with_mask_key(mask_key));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tracing::info!(addr = %bound, "postgres listener ready");
     gateway
@@ -70,7 +76,33 @@ async fn serve(
             None,
         ))
         .await;
-    let pg = tokio::spawn(server.serve(listener, shutdown_rx));
+    let pg = tokio::spawn(server.clone().serve(listener, shutdown_rx.clone()));
+    let api = match gateway.config().listen.api {
+        Some(addr) => {
+            // Bearer tokens must not cross the network in clear.
+            if !addr.ip().is_loopback() && api_tls.is_none() {
+                bail!(
+                    "listen.api = {addr}: an API listener off loopback needs [listen.tls] (bearer tokens must not travel in clear)"
+                );
+            }
+            portcullis_api::webhook::Webhooks::install(&gateway)
+                .context("starting webhook delivery")?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the API listener on {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, tls = api_tls.is_some(), "API listener ready");
+            let mcp =
+                portcullis_mcp::Mcp::new(gateway.clone(), server.clone(), shutdown_rx.clone());
+            let router = portcullis_api::router(gateway.clone()).merge(portcullis_mcp::router(mcp));
+            Some(tokio::spawn(portcullis_api::serve(
+                listener,
+                router,
+                api_tls,
+                shutdown_rx,
+            )))
+        }
+        None => None,
+    };
 
     let sweeper = tokio::spawn(retention(gateway.clone()));
     let watcher = tokio::spawn(super::access::watch(gateway.clone()));
@@ -103,6 +135,19 @@ async fn serve(
     watcher.abort();
     let _ = shutdown_tx.send(true);
     let _ = pg.await;
+    if let Some(api) = api {
+        // Streaming (MCP) connections may stay open: give them a moment, then close.
+        let abort = api.abort_handle();
+        match tokio::time::timeout(API_DRAIN, api).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "API listener failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "API listener failed"),
+            Ok(Ok(Ok(()))) => {}
+            Err(_) => {
+                tracing::warn!("API connections still open after the drain period; closing them");
+                abort.abort();
+            }
+        }
+    }
     if recorder.flush().await.is_err() {
         tracing::error!("the recorder stopped before everything was written");
         return Ok(ExitCode::from(1));

@@ -76,6 +76,13 @@ pub struct Gateway {
     env: Vec<(String, String)>,
 }
 
+/// `addr=HOST:PORT` from a log line.
+fn logged_addr(line: &str) -> Option<String> {
+    line.split("addr=")
+        .nth(1)
+        .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
+}
+
 pub struct Options {
     pub body: String,
     pub listen_extra: String,
@@ -157,6 +164,35 @@ impl Gateway {
             }
         }
         self.child = Some(child);
+    }
+
+    /// Base URL of the API listener (`listen.api`), once it is up.
+    pub fn api_url(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|l| l.contains("API listener ready"))
+                .and_then(|l| logged_addr(l));
+            if let Some(addr) = found {
+                return format!("http://{addr}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "API listener not up:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The API listener's address (`[listen] api`), once it is up.
+    pub fn api_addr(&self) -> String {
+        self.api_url().trim_start_matches("http://").to_string()
     }
 
     pub fn port(&self) -> u16 {
