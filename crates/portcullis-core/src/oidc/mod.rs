@@ -8,6 +8,7 @@
 //! signature; `aud`, `exp` and `nbf` with the issuer's clock skew; the
 //! identity claim is a non-empty string.
 
+mod exercise;
 mod jwk;
 mod jwt;
 mod keys;
@@ -21,6 +22,7 @@ use tokio::sync::Mutex;
 use crate::config::OidcIssuer;
 use crate::http::HttpClient;
 
+pub use exercise::exercise_decoders;
 pub use jwt::{MAX_TOKEN_BYTES, looks_like_jwt};
 pub use keys::discovery_url;
 

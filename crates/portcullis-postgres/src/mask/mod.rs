@@ -10,6 +10,7 @@
 //! the gateway's own second connection when first needed.
 
 pub mod catalog;
+mod exercise;
 mod masker;
 pub mod rows;
 mod taint;
@@ -21,6 +22,7 @@ use std::sync::Mutex;
 use portcullis_mask::MaskPolicy;
 
 pub use catalog::CatalogLoader;
+pub use exercise::exercise_masker;
 pub use masker::{Decision, Masker, RowMode};
 
 /// Rows of a masked result larger than this are not inspected: the
