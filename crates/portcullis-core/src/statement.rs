@@ -217,6 +217,11 @@ pub struct StatementInfo {
     /// Relations whose data or definition the statement changes (DML targets,
     /// DDL/DCL targets, COPY FROM targets), schema-qualified, sorted.
     pub tables_written: Vec<String>,
+    /// Entries of `tables_read`/`tables_written` written without a schema,
+    /// whose `public.` is an assumption: once a session changes its
+    /// search_path (or role), the guard judges them as [`ANY_SCHEMA`]`.name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumed_schema: Vec<String>,
     /// Functions called, lowercase, schema-qualified where written (a leading
     /// `pg_catalog.` is dropped), sorted.
     pub functions: Vec<String>,
@@ -242,7 +247,58 @@ pub struct StatementInfo {
     pub normalized: String,
 }
 
+fn s_contains(sorted: &[String], name: &String) -> bool {
+    sorted.binary_search(name).is_ok()
+}
+
+/// The schema of a table name whose schema cannot be known: block and
+/// review rules naming the table in any schema match it, allow rules only
+/// when they allow it in every schema.
+pub const ANY_SCHEMA: &str = "*";
+
 impl StatementInfo {
+    /// True when the statement may change how later unqualified names
+    /// resolve: it sets `search_path`, or the role (whose name is the
+    /// `$user` entry of the default path).
+    pub fn changes_name_resolution(&self) -> bool {
+        self.has_fact(Fact::SearchPathChange)
+            || self.has_fact(Fact::RoleChange)
+            || self
+                .inner
+                .as_ref()
+                .is_some_and(|i| i.changes_name_resolution())
+    }
+
+    /// Whether any table name (here or in the inner statement) was written
+    /// without a schema.
+    pub fn has_assumed_schema(&self) -> bool {
+        !self.assumed_schema.is_empty()
+            || self.inner.as_ref().is_some_and(|i| i.has_assumed_schema())
+    }
+
+    /// The same statement with every table name written without a schema
+    /// moved to [`ANY_SCHEMA`]: how it is judged once the session's
+    /// search_path is no longer the default.
+    pub fn with_unknown_schemas(&self) -> StatementInfo {
+        let mut s = self.clone();
+        let unknown = |name: &String| -> String {
+            if s_contains(&self.assumed_schema, name) {
+                let table = name.rsplit_once('.').map_or(name.as_str(), |(_, t)| t);
+                format!("{ANY_SCHEMA}.{table}")
+            } else {
+                name.clone()
+            }
+        };
+        s.tables_read = self.tables_read.iter().map(unknown).collect();
+        s.tables_written = self.tables_written.iter().map(unknown).collect();
+        s.assumed_schema.clear();
+        s.inner = self
+            .inner
+            .as_ref()
+            .map(|i| Box::new(i.with_unknown_schemas()));
+        s
+    }
+
     /// True when any class of the statement is `class`.
     pub fn has_class(&self, class: StatementClass) -> bool {
         self.classes.contains(&class)

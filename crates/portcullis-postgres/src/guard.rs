@@ -27,6 +27,9 @@ pub struct Guard {
     /// subject the verdict depends on nothing else. Holding the `Arc` keeps
     /// its address from being reused while it is a key here.
     verdicts: HashMap<usize, (Classification, Verdict)>,
+    /// The session changed its search_path or role: a table name written
+    /// without a schema may now resolve in any schema.
+    names_unresolved: bool,
 }
 
 /// Verdicts a session remembers before it starts over.
@@ -47,6 +50,7 @@ impl Guard {
             prepared: HashMap::new(),
             held: HashMap::new(),
             verdicts: HashMap::new(),
+            names_unresolved: false,
         }
     }
 
@@ -75,27 +79,42 @@ impl Guard {
             Ok(s) => s,
             Err(e) => return Some((self.policy.unparseable(&e.to_string()), None)),
         };
-        // EXECUTE depends on the session's prepared statements: never cached.
-        let verdict = if statements.iter().any(|s| s.command == "EXECUTE") {
-            let resolved: Vec<StatementInfo> = statements
+        // Once the search_path may differ from the default (changed earlier
+        // in the session, or anywhere in this text), `public.` is a guess.
+        let unresolved = self.names_unresolved
+            || statements
                 .iter()
-                .map(|s| s.resolve_execute(|name| self.prepared.get(name)))
-                .collect();
-            self.policy.evaluate(&resolved, &self.subject)
-        } else {
-            let key = Arc::as_ptr(&statements) as *const StatementInfo as usize;
-            match self.verdicts.get(&key) {
-                Some((_, v)) => v.clone(),
-                None => {
-                    let v = self.policy.evaluate(&statements, &self.subject);
-                    if self.verdicts.len() >= VERDICT_CACHE {
-                        self.verdicts.clear();
+                .any(StatementInfo::changes_name_resolution);
+        let execute = statements.iter().any(|s| s.command == "EXECUTE");
+        // EXECUTE depends on the session's prepared statements: never cached.
+        let verdict =
+            if execute || (unresolved && statements.iter().any(|s| s.has_assumed_schema())) {
+                let judged: Vec<StatementInfo> = statements
+                    .iter()
+                    .map(|s| {
+                        let s = s.resolve_execute(|name| self.prepared.get(name));
+                        if unresolved {
+                            s.with_unknown_schemas()
+                        } else {
+                            s
+                        }
+                    })
+                    .collect();
+                self.policy.evaluate(&judged, &self.subject)
+            } else {
+                let key = Arc::as_ptr(&statements) as *const StatementInfo as usize;
+                match self.verdicts.get(&key) {
+                    Some((_, v)) => v.clone(),
+                    None => {
+                        let v = self.policy.evaluate(&statements, &self.subject);
+                        if self.verdicts.len() >= VERDICT_CACHE {
+                            self.verdicts.clear();
+                        }
+                        self.verdicts.insert(key, (statements.clone(), v.clone()));
+                        v
                     }
-                    self.verdicts.insert(key, (statements.clone(), v.clone()));
-                    v
                 }
-            }
-        };
+            };
         if verdict.is_allowed() {
             for s in statements.iter() {
                 self.track(s);
@@ -204,8 +223,12 @@ impl Guard {
         worst
     }
 
-    /// Keeps the prepared-statement map in step with what the server will hold.
+    /// Keeps the prepared-statement map, and whether names still resolve
+    /// as by default, in step with what the server will hold.
     fn track(&mut self, s: &StatementInfo) {
+        if s.changes_name_resolution() {
+            self.names_unresolved = true;
+        }
         match (s.command.as_str(), s.prepared_name.as_deref()) {
             ("PREPARE", Some(name)) => {
                 if let Some(inner) = &s.inner {
@@ -396,5 +419,118 @@ mod tests {
         assert!(!g.judge_sql(b"SELECT '\xff'").unwrap().is_allowed());
         assert!(!g.judge_function_call().unwrap().is_allowed());
         assert!(!g.judge_sql(b"SELEC 1").unwrap().is_allowed());
+    }
+
+    fn custom(json: serde_json::Value) -> Guard {
+        let config = serde_json::from_value(json).unwrap();
+        Guard::new(
+            Arc::new(Policy::compile("p", &config).unwrap()),
+            Arc::new(Classifier::new(1 << 20)),
+            Subject::new("t", vec![]),
+            "c".into(),
+        )
+    }
+
+    fn allowed(g: &mut Guard, sql: &str) -> bool {
+        g.judge_sql(sql.as_bytes()).unwrap().is_allowed()
+    }
+
+    /// A rule on `billing.payments` must not be sidestepped by moving the
+    /// search_path (or the role, `$user`) so that `payments` resolves there.
+    #[test]
+    fn unqualified_names_after_a_search_path_change_match_any_schema() {
+        let block = || {
+            custom(serde_json::json!({
+                "default": "allow",
+                "rule": [{"name": "pay", "action": "block", "tables_written": ["billing.payments"]}]
+            }))
+        };
+        let mut g = block();
+        assert!(
+            allowed(&mut g, "UPDATE payments SET n = 1 WHERE id = 1"),
+            "public.payments by default"
+        );
+        assert!(!allowed(
+            &mut g,
+            "UPDATE billing.payments SET n = 1 WHERE id = 1"
+        ));
+        assert!(allowed(&mut g, "SET search_path = billing, public"));
+        assert!(!allowed(&mut g, "UPDATE payments SET n = 1 WHERE id = 1"));
+        assert!(!allowed(
+            &mut g,
+            "update \"payments\" set n = 1 where id = 1"
+        ));
+        assert!(!allowed(
+            &mut g,
+            "WITH x AS (DELETE FROM payments RETURNING 1) SELECT * FROM x"
+        ));
+        assert!(!allowed(
+            &mut g,
+            "EXPLAIN ANALYZE UPDATE payments SET n = 1 WHERE id = 1"
+        ));
+        assert!(
+            allowed(&mut g, "UPDATE public.payments SET n = 1 WHERE id = 1"),
+            "qualified elsewhere"
+        );
+        assert!(
+            allowed(&mut g, "SELECT * FROM payments"),
+            "reads are not covered by the rule"
+        );
+        // Prepared before the change, run after it: judged at EXECUTE.
+        let mut g = block();
+        assert!(allowed(
+            &mut g,
+            "PREPARE up AS UPDATE payments SET n = 1 WHERE id = 1"
+        ));
+        assert!(allowed(
+            &mut g,
+            "SELECT set_config('search_path', 'billing', false)"
+        ));
+        assert!(!allowed(&mut g, "EXECUTE up"));
+        // In the same simple query as the change.
+        assert!(!allowed(
+            &mut block(),
+            "SET search_path = billing; UPDATE payments SET n = 1 WHERE id = 1"
+        ));
+        // Through the role ($user) and through a startup option.
+        let mut g = block();
+        assert!(allowed(&mut g, "SET ROLE billing"));
+        assert!(!allowed(&mut g, "UPDATE payments SET n = 1 WHERE id = 1"));
+        let mut g = block();
+        let options = [("options".to_string(), "-c search_path=billing".to_string())];
+        assert!(g.judge_startup(&options).is_none_or(|v| v.is_allowed()));
+        assert!(!allowed(&mut g, "UPDATE payments SET n = 1 WHERE id = 1"));
+        // A blocked change changes nothing.
+        let mut g = custom(serde_json::json!({
+            "default": "allow",
+            "rule": [
+                {"name": "pay", "action": "block", "tables_written": ["billing.payments"]},
+                {"name": "path", "action": "block", "facts": ["search_path_change"]}
+            ]
+        }));
+        assert!(!allowed(&mut g, "SET search_path = billing"));
+        assert!(allowed(&mut g, "UPDATE payments SET n = 1 WHERE id = 1"));
+    }
+
+    /// Allow rules stay narrow: a schema that cannot be known is covered
+    /// only by a pattern that covers every schema.
+    #[test]
+    fn allow_rules_do_not_cover_unknown_schemas() {
+        let mut g = custom(serde_json::json!({
+            "default": "block",
+            "rule": [
+                {"name": "set", "action": "allow", "class": ["session"]},
+                {"name": "orders", "action": "allow", "class": ["write"], "tables_written": ["public.orders"]},
+                {"name": "notes", "action": "allow", "class": ["write"], "tables_written": ["*.notes"]}
+            ]
+        }));
+        assert!(allowed(&mut g, "UPDATE orders SET n = 1 WHERE id = 1"));
+        assert!(allowed(&mut g, "SET search_path = shadow"));
+        assert!(!allowed(&mut g, "UPDATE orders SET n = 1 WHERE id = 1"));
+        assert!(allowed(
+            &mut g,
+            "UPDATE public.orders SET n = 1 WHERE id = 1"
+        ));
+        assert!(allowed(&mut g, "UPDATE notes SET n = 1 WHERE id = 1"));
     }
 }

@@ -9,7 +9,7 @@ use pg_query::NodeEnum;
 use pg_query::protobuf::{self, ObjectType};
 use portcullis_core::statement::StatementClass;
 
-use crate::walk::{Found, Rel, qualify};
+use crate::walk::{Found, Rel, assumes_schema, qualify};
 
 /// What the top node says about a statement.
 pub(crate) struct Head {
@@ -104,7 +104,11 @@ fn drop_objects(drop: &protobuf::DropStmt, found: &mut Found) {
                 [rel] => ("", rel.as_str()),
                 [] => continue,
             };
-            found.tables_written.insert(qualify(schema, rel, ""));
+            let qualified = qualify(schema, rel, "");
+            if assumes_schema(schema, "") {
+                found.assumed_schema.insert(qualified.clone());
+            }
+            found.tables_written.insert(qualified);
         } else {
             found.objects.insert(name.join(".").to_lowercase());
         }

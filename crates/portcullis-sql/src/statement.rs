@@ -59,6 +59,7 @@ pub(crate) fn classify_node(
                     normalized,
                 );
                 info.tables_read = tables;
+                info.assumed_schema = inner.info.assumed_schema.clone();
                 info
             };
             info.command = "EXPLAIN".into();
@@ -157,6 +158,7 @@ fn finish(mut found: Found, head: Head, normalized: &str) -> StatementInfo {
         classes,
         tables_read: found.tables_read.into_iter().collect(),
         tables_written: found.tables_written.into_iter().collect(),
+        assumed_schema: found.assumed_schema.into_iter().collect(),
         functions: found.functions.into_iter().collect(),
         facts: found.facts.into_iter().collect(),
         settings: found.settings,

@@ -21,6 +21,8 @@ pub(crate) struct Found {
     pub(crate) classes: BTreeSet<StatementClass>,
     pub(crate) tables_read: BTreeSet<String>,
     pub(crate) tables_written: BTreeSet<String>,
+    /// Entries of the two sets above written without a schema.
+    pub(crate) assumed_schema: BTreeSet<String>,
     pub(crate) functions: BTreeSet<String>,
     pub(crate) facts: BTreeSet<Fact>,
     pub(crate) settings: Vec<SettingChange>,
@@ -90,6 +92,12 @@ pub(crate) struct Walker<'a> {
     pub(crate) found: &'a mut Found,
     /// CTE names visible at this point, innermost last.
     scope: Vec<String>,
+}
+
+/// Whether [`qualify`] had to assume the schema: the name was written
+/// without one and is not a temporary table being created.
+pub(crate) fn assumes_schema(schema: &str, persistence: &str) -> bool {
+    schema.is_empty() && persistence != "t"
 }
 
 /// Schema-qualifies a relation name (see `StatementInfo::tables_read`).
@@ -246,7 +254,11 @@ impl<'a> Walker<'a> {
         if rel == Rel::Read && schema.is_empty() && self.scope.iter().any(|c| c == name) {
             return; // a CTE reference, not a table
         }
-        let qualified = qualify(schema, name, tree.str_field("relpersistence"));
+        let persistence = tree.str_field("relpersistence");
+        let qualified = qualify(schema, name, persistence);
+        if assumes_schema(schema, persistence) {
+            self.found.assumed_schema.insert(qualified.clone());
+        }
         match rel {
             Rel::Read => self.found.tables_read.insert(qualified),
             Rel::Write => self.found.tables_written.insert(qualified),

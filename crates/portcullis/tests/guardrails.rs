@@ -429,3 +429,75 @@ async fn a_refused_parse_in_a_pipeline_behaves_like_a_failing_one() {
         .await
         .unwrap();
 }
+
+/// A rule on `SCHEMA.payments` cannot be sidestepped by moving the
+/// search_path so that an unqualified `payments` resolves to it, whether by
+/// `SET`, `set_config`, or a startup option; the same table in `public`
+/// stays writable while the path is the default.
+#[tokio::test]
+async fn a_search_path_change_does_not_sidestep_a_schema_rule() {
+    let schema = unique("billing");
+    let table = unique("payments");
+    let c = direct().await;
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {schema}; CREATE TABLE {schema}.{table} (id int PRIMARY KEY, n int);
+         INSERT INTO {schema}.{table} VALUES (1, 0);
+         CREATE TABLE public.{table} (id int PRIMARY KEY, n int);
+         INSERT INTO public.{table} VALUES (1, 0);"
+    ))
+    .await
+    .unwrap();
+    let mut body = common::default_config();
+    body.push_str(&format!(
+        "[[connection]]\nname = \"pay\"\nkind = \"postgres\"\naddress = \"127.0.0.1:5432\"\ndatabase = \"test\"\nuser = \"postgres\"\ntls = \"disable\"\npolicy = \"pay\"\n\n[[grant]]\nidentity = \"demo\"\nconnections = [\"pay\"]\n\n[policy.pay]\ndefault = \"allow\"\n\n[[policy.pay.rule]]\nname = \"billing\"\naction = \"block\"\ntables_written = [\"{schema}.{table}\"]\n"
+    ));
+    let gw = Gateway::start_with(Options {
+        body,
+        ..Default::default()
+    });
+    let token = gw.token("demo");
+    let dsn = gw.dsn("pay", "demo", &token);
+    let update = format!("UPDATE {table} SET n = n + 1 WHERE id = 1");
+    let update = update.as_str();
+    psql_ok(&dsn, &["-c", update]);
+    for attempt in [
+        vec![format!("SET search_path = {schema}"), update.to_string()],
+        vec![format!("SET search_path = {schema}; {update}")],
+        vec![
+            format!("SELECT set_config('search_path', '{schema}', false)"),
+            update.to_string(),
+        ],
+    ] {
+        let mut args = vec!["-v".to_string(), "ON_ERROR_STOP=1".to_string()];
+        for sql in &attempt {
+            args.push("-c".into());
+            args.push(sql.clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = psql(&dsn, &args);
+        assert!(!out.status.success(), "{attempt:?} ran");
+        assert!(
+            error_of(&out).contains("blocked by guardrail \"pay/billing\""),
+            "{attempt:?}: {}",
+            error_of(&out)
+        );
+    }
+    let base = format!(
+        "host=127.0.0.1 port={} user=demo password={token} sslmode=disable dbname=pay",
+        gw.port()
+    );
+    let out = psql(
+        &format!("{base} options='-c search_path={schema}'"),
+        &["-c", update],
+    );
+    assert!(
+        !out.status.success(),
+        "startup search_path sidestepped the rule"
+    );
+    let n: i32 = c
+        .query_one(&format!("SELECT n FROM {schema}.{table} WHERE id = 1"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "the protected table was changed");
+}

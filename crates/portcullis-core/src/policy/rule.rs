@@ -15,14 +15,22 @@ use regex::Regex;
 use super::config::{Action, RuleConfig};
 use super::error::PolicyError;
 use super::verdict::Subject;
-use crate::statement::{Fact, StatementClass, StatementInfo};
+use crate::statement::{ANY_SCHEMA, Fact, StatementClass, StatementInfo};
 
 /// Glob patterns over dotted names. A pattern without a dot matches the last
 /// component (a bare table or function name in any schema).
+///
+/// A table whose schema cannot be known (`*.name`, see
+/// [`crate::statement::ANY_SCHEMA`]) matches broadly when the name part of
+/// any pattern matches (`billing.payments` covers `*.payments`: it may be
+/// that table), and narrowly only through patterns that cover every schema
+/// (`payments`, `*.payments`).
 #[derive(Debug, Clone)]
 pub(crate) struct NameSet {
     qualified: GlobSet,
     bare: GlobSet,
+    /// The part after the schema of each qualified pattern.
+    qualified_names: GlobSet,
 }
 
 impl NameSet {
@@ -32,21 +40,38 @@ impl NameSet {
     ) -> Result<NameSet, PolicyError> {
         let mut qualified = GlobSetBuilder::new();
         let mut bare = GlobSetBuilder::new();
+        let mut qualified_names = GlobSetBuilder::new();
         for p in patterns {
             let glob = glob(p).map_err(|e| err(p, e))?;
-            if p.contains('.') {
+            if let Some((_, name)) = p.split_once('.') {
                 qualified.add(glob);
+                qualified_names.add(self::glob(name).map_err(|e| err(p, e))?);
             } else {
                 bare.add(glob);
             }
         }
+        let build = |b: GlobSetBuilder| b.build().map_err(|e| err("", e.to_string()));
         Ok(NameSet {
-            qualified: qualified.build().map_err(|e| err("", e.to_string()))?,
-            bare: bare.build().map_err(|e| err("", e.to_string()))?,
+            qualified: build(qualified)?,
+            bare: build(bare)?,
+            qualified_names: build(qualified_names)?,
         })
     }
 
+    /// Whether `name` matches for a rule that names what it stops.
     pub(crate) fn matches(&self, name: &str) -> bool {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        if self.qualified.is_match(name) || self.bare.is_match(last) {
+            return true;
+        }
+        match name.split_once('.') {
+            Some((ANY_SCHEMA, table)) => self.qualified_names.is_match(table),
+            _ => false,
+        }
+    }
+
+    /// Whether `name` is certainly covered, for a rule that allows.
+    pub(crate) fn covers(&self, name: &str) -> bool {
         let last = name.rsplit('.').next().unwrap_or(name);
         self.qualified.is_match(name) || self.bare.is_match(last)
     }
@@ -199,7 +224,7 @@ impl Rule {
         let allow = self.action == Action::Allow;
         let names = |set: &Option<NameSet>, list: &[String]| match set {
             None => true,
-            Some(set) if allow => !list.is_empty() && list.iter().all(|n| set.matches(n)),
+            Some(set) if allow => !list.is_empty() && list.iter().all(|n| set.covers(n)),
             Some(set) => list.iter().any(|n| set.matches(n)),
         };
         let classes_ok = if allow {

@@ -18,6 +18,7 @@ fn stmt(command: &str, classes: &[C]) -> StatementInfo {
         opaque_reason: None,
         prepared_name: None,
         inner: None,
+        assumed_schema: Vec::new(),
         normalized: command.into(),
     }
 }
