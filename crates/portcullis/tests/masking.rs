@@ -698,3 +698,45 @@ fn bad_mask_rules_are_configuration_errors_with_their_location() {
         "{msg}"
     );
 }
+
+/// Plans are cached per result shape, but never across a schema change the
+/// session makes: after a rename brings a table under a rule, the same
+/// columns (same table OID, attnum and name) come back masked.
+#[test]
+fn a_schema_change_in_the_session_replans_cached_results() {
+    let gw = gateway();
+    let token = gw.token("demo");
+    let s = unique("replan");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        direct()
+            .await
+            .batch_execute(&format!(
+                "CREATE SCHEMA {s}; CREATE TABLE {s}.clients (id int, email text);
+                 INSERT INTO {s}.clients VALUES (1, '{}')",
+                EMAILS[0]
+            ))
+            .await
+            .unwrap();
+    });
+    let out = psql_ok(
+        &gw.dsn("cols", "demo", &token),
+        &[
+            "-XAt",
+            "-c",
+            &format!("SELECT email FROM {s}.clients"),
+            "-c",
+            &format!("SELECT email FROM {s}.clients"),
+            "-c",
+            &format!("ALTER TABLE {s}.clients RENAME TO customers"),
+            "-c",
+            &format!("SELECT email FROM {s}.customers"),
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], EMAILS[0], "not under a rule yet: {out}");
+    assert_eq!(lines[1], EMAILS[0], "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_ne!(lines[3], EMAILS[0], "served from a stale plan: {out}");
+    assert!(lines[3].contains('*'), "{out}");
+}

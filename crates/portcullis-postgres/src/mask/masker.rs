@@ -26,6 +26,8 @@ use crate::protocol::sqlstate;
 
 /// Statement texts whose lineage is kept per session.
 const LINEAGE_CACHE: usize = 256;
+/// Result shapes whose plan is kept per session.
+const PLAN_CACHE: usize = 256;
 
 /// What the relay does with one backend frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,6 +109,11 @@ pub struct Masker {
     statements: HashMap<Vec<u8>, Prepared>,
     portals: HashMap<Vec<u8>, Portal>,
     lineages: HashMap<Arc<str>, Arc<Vec<StatementLineage>>>,
+    /// Plans by result columns, for results whose plan does not depend on
+    /// the statement text (every column has a source table, or no column
+    /// rules apply): an OLTP session repeats a handful of shapes. Cleared
+    /// with every catalog load, since plans depend on the catalog.
+    plans: HashMap<Vec<Column>, RowPlan>,
     current: Current,
     /// Planned the current Execute's rows already.
     execute_planned: bool,
@@ -127,6 +134,7 @@ impl Masker {
             statements: HashMap::new(),
             portals: HashMap::new(),
             lineages: HashMap::new(),
+            plans: HashMap::new(),
             current: Current::None,
             execute_planned: false,
             poisoned: false,
@@ -141,6 +149,7 @@ impl Masker {
     /// Installs a freshly loaded catalog (or records that loading failed).
     pub fn set_catalog(&mut self, loaded: Result<Arc<Catalog>, CatalogError>) {
         self.stale = false;
+        self.plans.clear();
         match loaded {
             Ok(c) => {
                 self.taint = Some(Taint::new(c, &self.policy));
@@ -443,8 +452,22 @@ impl Masker {
         if let Some(d) = self.reload_for_unknown(columns) {
             return d;
         }
+        if let Some(plan) = self.plans.get(columns) {
+            self.current = if plan.is_passthrough() {
+                Current::None
+            } else {
+                Current::Rows(plan.clone())
+            };
+            return Decision::Pass;
+        }
         match self.plan(sql, columns) {
-            Ok(plan) => {
+            Ok((plan, by_text)) => {
+                if !by_text {
+                    if self.plans.len() >= PLAN_CACHE {
+                        self.plans.clear();
+                    }
+                    self.plans.insert(columns.to_vec(), plan.clone());
+                }
                 self.current = if plan.is_passthrough() {
                     Current::None
                 } else {
@@ -488,7 +511,9 @@ impl Masker {
         Some(l)
     }
 
-    fn plan(&mut self, sql: &str, columns: &[Column]) -> Result<RowPlan, Refuse> {
+    /// The plan of a result, and whether it depends on the statement text
+    /// (lineage of computed columns) rather than on the columns alone.
+    fn plan(&mut self, sql: &str, columns: &[Column]) -> Result<(RowPlan, bool), Refuse> {
         let has_columns = self.policy.has_column_rules();
         let mut infos = Vec::with_capacity(columns.len());
         let mut forced: Vec<Option<ColumnAction>> = vec![None; columns.len()];
@@ -529,7 +554,7 @@ impl Masker {
         if !computed.is_empty() {
             self.plan_computed(sql, columns.len(), &computed, &mut forced)?;
         }
-        Ok(self.policy.plan_with(&infos, &forced))
+        Ok((self.policy.plan_with(&infos, &forced), !computed.is_empty()))
     }
 
     /// Lineage of computed columns (no source table on the wire).

@@ -11,7 +11,7 @@ use crate::protocol::backend as b;
 use crate::protocol::frame::{FrameError, Reader, write_frame};
 
 /// One column of a RowDescription.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Column {
     pub name: String,
     pub table_oid: u32,
