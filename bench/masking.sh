@@ -9,7 +9,8 @@
 #    mask rules, and with column rules masking email and card (2 of 7
 #    columns). Best of RUNS, in MB/s of result text.
 # 2. pgbench, 8 clients, a point SELECT of one customer row (all columns):
-#    TPS with masking off and on.
+#    TPS with masking off and on, RUNS alternating runs (medians), and the
+#    gateway's CPU time per transaction.
 # Prints ratios masked/unmasked and masked/direct.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -114,8 +115,30 @@ cat > "$work/point.sql" <<SQL
 \set id random(1, $ROWS)
 SELECT * FROM mask_bench.customers WHERE id = :id;
 SQL
-tps() { pgbench "$1" -n -c 8 -j 2 -T "$DURATION" -f "$work/point.sql" 2>/dev/null | awk '/^tps/ { print $3; exit }'; }
-pc=$(tps "$(via clear)"); pm=$(tps "$(via masked)")
-echo "pgbench point SELECT, 8 clients, ${DURATION}s"
-printf "  %-28s %10s tps\n" "portcullis, no mask rules" "$pc" "portcullis, 2 column rules" "$pm"
-awk -v c="$pc" -v m="$pm" 'BEGIN { printf "  masked/unmasked TPS %.3f\n", m / c }'
+# Alternating short runs (the machine's load drifts), median of each side,
+# and the gateway's own CPU per transaction from /proc (stable where TPS on a
+# shared 2-core machine is not).
+GW_PID=${pids[0]}
+ticks() { awk '{ print $14 + $15 }' "/proc/$GW_PID/stat"; }
+hz=$(getconf CLK_TCK)
+bench_run() {  # prints "tps cpu_us_per_tx"
+  local before after out
+  before=$(ticks)
+  out=$(pgbench "$1" -n -c 8 -j 2 -T "$DURATION" -f "$work/point.sql" 2>/dev/null)
+  after=$(ticks)
+  echo "$out" | awk -v t=$((after - before)) -v hz="$hz" '
+    /^number of transactions actually processed/ { n = $NF; sub(/\/.*/, "", n) }
+    /^tps/ { tps = $3 }
+    END { printf "%s %.2f\n", tps, t * 1e6 / hz / n }'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+: > "$work/clear.txt"; : > "$work/masked.txt"
+for _ in $(seq 1 "$RUNS"); do
+  bench_run "$(via clear)" >> "$work/clear.txt"
+  bench_run "$(via masked)" >> "$work/masked.txt"
+done
+pc=$(cut -d' ' -f1 "$work/clear.txt" | median); pm=$(cut -d' ' -f1 "$work/masked.txt" | median)
+cc=$(cut -d' ' -f2 "$work/clear.txt" | median); cm=$(cut -d' ' -f2 "$work/masked.txt" | median)
+echo "pgbench point SELECT of a whole row, 8 clients, $RUNS alternating runs of ${DURATION}s (medians)"
+printf "  %-28s %10s tps %8s gateway CPU us/tx\n" "portcullis, no mask rules" "$pc" "$cc" "portcullis, 2 column rules" "$pm" "$cm"
+awk -v c="$pc" -v m="$pm" -v cc="$cc" -v cm="$cm" 'BEGIN { printf "  masked/unmasked TPS %.3f; gateway CPU per transaction +%.1f%%\n", m / c, (cm / cc - 1) * 100 }'
