@@ -87,6 +87,8 @@ PORTCULLIS_LOG=warn "$BIN" --config "$work/portcullis.toml" serve 2>"$work/gatew
 pids+=($!)
 TOKEN=$("$BIN" --config "$work/portcullis.toml" token create --identity bench 2>/dev/null)
 for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$GW_PORT" && break; sleep 0.1; done
+sleep 0.2
+kill -0 "${pids[0]}" 2>/dev/null || { echo "the gateway did not start (port $GW_PORT taken?):" >&2; cat "$work/gateway.log" >&2; exit 1; }
 
 direct="host=127.0.0.1 port=5432 dbname=$DB user=postgres"
 via() { echo "host=127.0.0.1 port=$GW_PORT dbname=$1 user=bench password=$TOKEN"; }

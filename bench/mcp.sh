@@ -73,6 +73,8 @@ PORTCULLIS_LOG=warn "$BIN" --config "$work/portcullis.toml" serve 2>"$work/gatew
 pids+=($!)
 TOKEN=$("$BIN" --config "$work/portcullis.toml" token create --identity agent 2>/dev/null)
 for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$GW_PORT" && break; sleep 0.1; done
+sleep 0.2
+kill -0 "${pids[0]}" 2>/dev/null || { echo "the gateway did not start (port $GW_PORT taken?):" >&2; cat "$work/gateway.log" >&2; exit 1; }
 
 SQL="SELECT * FROM mcp_bench.customers WHERE id = 42"
 run() { python3 bench/mcp_client.py --sql "$SQL" -n "$N" "$@" | python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["per_call_ms"])'; }
