@@ -136,18 +136,43 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         listen,
         limits,
         workers: workers(raw.runtime.workers)?,
-        retention: match raw.recording.retention {
+        retention: match &raw.recording.retention {
             None => None,
             Some(r) => Some(
-                humantime::parse_duration(&r)
+                humantime::parse_duration(r)
                     .map_err(|e| issue("recording.retention", format!("invalid duration: {e}")))?,
             ),
         },
+        recording: recording_limits(&raw.recording)?,
         connections,
         identities,
         grants,
         policies,
         oidc: super::oidc::validate(raw.oidc)?,
+    })
+}
+
+/// The `[recording]` caps and strict timeout, with their defaults.
+fn recording_limits(raw: &super::model::RawRecording) -> Result<RecordingLimits, Issue> {
+    let d = RecordingLimits::default();
+    let strict_timeout = match &raw.strict_timeout {
+        None => d.strict_timeout,
+        Some(t) => {
+            let t = humantime::parse_duration(t)
+                .map_err(|e| issue("recording.strict_timeout", format!("invalid duration: {e}")))?;
+            if t.is_zero() {
+                return Err(issue(
+                    "recording.strict_timeout",
+                    "must be longer than zero: a strict statement needs time to be stored",
+                ));
+            }
+            t
+        }
+    };
+    Ok(RecordingLimits {
+        max_result_rows: raw.max_result_rows.unwrap_or(d.max_result_rows),
+        max_result_bytes: raw.max_result_bytes.unwrap_or(d.max_result_bytes),
+        strict_timeout,
     })
 }
 
