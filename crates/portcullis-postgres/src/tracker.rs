@@ -62,6 +62,8 @@ struct Known {
     params: Option<Params>,
     /// Result format codes from Bind (portals only, `record = "full"`).
     formats: Option<Arc<[i16]>>,
+    /// Result column names from a Describe of it (`record = "full"`).
+    columns: Option<Arc<[String]>>,
 }
 
 impl Known {
@@ -71,6 +73,7 @@ impl Known {
             judged,
             params: None,
             formats: None,
+            columns: None,
         }
     }
 }
@@ -95,6 +98,8 @@ struct InFlight {
     capture: Option<Box<Capture>>,
     /// Result formats of an Execute (None: all text).
     formats: Option<Arc<[i16]>>,
+    /// Column names of an Execute's portal, when it was described.
+    columns: Option<Arc<[String]>>,
 }
 
 #[derive(Debug)]
@@ -106,7 +111,8 @@ enum Pending {
     Parse(Option<InFlight>),
     /// A Bind; `Some` when the gateway refused it.
     Bind(Option<InFlight>),
-    Describe,
+    /// A Describe of a statement (`S`) or portal (`P`) and its name.
+    Describe(u8, Vec<u8>),
     Close,
     Sync,
 }
@@ -128,9 +134,6 @@ pub struct Tracker {
     scrub: Option<portcullis_mask::MaskPolicy>,
     level: RecordLevel,
     limits: RecordingLimits,
-    /// Column names of the last RowDescription answering a Describe: an
-    /// Execute's rows carry none of their own.
-    described: Option<Vec<String>>,
 }
 
 fn text_of(sql: &[u8]) -> Arc<str> {
@@ -151,7 +154,6 @@ impl Tracker {
             scrub: None,
             level: RecordLevel::Full,
             limits: RecordingLimits::default(),
-            described: None,
         }
     }
 
@@ -249,6 +251,7 @@ impl Tracker {
             refusal: None,
             capture,
             formats: None,
+            columns: None,
         }
     }
 
@@ -309,7 +312,14 @@ impl Tracker {
             .get(statement)
             .map(|k| k.text.clone())
             .unwrap_or_else(|| Arc::from("<unknown statement>"));
-        let known = self.portal(body, Known::new(text, Some(Arc::new(judged))));
+        let columns = self.prepared.get(statement).and_then(|k| k.columns.clone());
+        let known = self.portal(
+            body,
+            Known {
+                columns,
+                ..Known::new(text, Some(Arc::new(judged)))
+            },
+        );
         self.portals.insert(portal.to_vec(), known);
         self.pending.push_back(Pending::Bind(None));
         Ok(())
@@ -362,11 +372,13 @@ impl Tracker {
                     .unwrap_or_else(|| Known::new(Arc::from("<unknown portal>"), None));
                 let mut s = self.start(known.text, known.judged, known.params.as_ref(), None);
                 s.formats = known.formats;
+                s.columns = known.columns;
                 self.pending.push_back(Pending::Execute(s));
             }
             f::DESCRIBE => {
-                f::target(body, "Describe")?;
-                self.pending.push_back(Pending::Describe);
+                let (kind, name) = f::target(body, "Describe")?;
+                self.pending
+                    .push_back(Pending::Describe(kind, name.to_vec()));
             }
             f::CLOSE => {
                 let (kind, name) = f::target(body, "Close")?;
@@ -415,10 +427,12 @@ impl Tracker {
             }
             b::ROW_DESCRIPTION | b::NO_DATA => {
                 let full = self.level == RecordLevel::Full;
-                if matches!(self.pending.front(), Some(Pending::Describe)) {
-                    self.pending.pop_front();
-                    if full && tag == b::ROW_DESCRIPTION {
-                        self.described = column_names(body);
+                if matches!(self.pending.front(), Some(Pending::Describe(..))) {
+                    if let Some(Pending::Describe(kind, name)) = self.pending.pop_front()
+                        && full
+                        && tag == b::ROW_DESCRIPTION
+                    {
+                        self.described(kind, &name, body);
                     }
                 } else if full
                     && tag == b::ROW_DESCRIPTION
@@ -429,7 +443,6 @@ impl Tracker {
                 }
             }
             b::DATA_ROW => {
-                let described = &mut self.described;
                 if let Some(Pending::Query(s) | Pending::Execute(s) | Pending::FunctionCall(s)) =
                     self.pending.front_mut()
                 {
@@ -438,11 +451,11 @@ impl Tracker {
                     if let Some(c) = s.capture.as_deref_mut()
                         && c.open()
                     {
+                        // An Execute's rows carry no names: its portal's Describe gave them.
                         if s.data_rows == 1
-                            && s.formats.is_some()
-                            && let Some(names) = described.take()
+                            && let Some(names) = s.columns.take()
                         {
-                            c.columns(names);
+                            c.columns(names.to_vec());
                         }
                         match &s.formats {
                             Some(formats) => c.row(body, |i| format_of(formats, i)),
@@ -489,6 +502,30 @@ impl Tracker {
             _ => {}
         }
         None
+    }
+
+    /// Keeps the column names a Describe returned with the statement or
+    /// portal described; a Bind copies a statement's to its portal.
+    fn described(&mut self, kind: u8, name: &[u8], body: &[u8]) {
+        let columns = column_names(body).map(Arc::from);
+        let known = if kind == b'S' {
+            self.prepared.get_mut(name)
+        } else {
+            self.portals.get_mut(name)
+        };
+        if let Some(k) = known {
+            k.columns.clone_from(&columns);
+        }
+        // In a pipeline the Execute was already started when the reply
+        // comes: it is the next one waiting, and has no names yet.
+        if let Some(s) = self.pending.iter_mut().find_map(|p| match p {
+            Pending::Execute(s) => Some(s),
+            _ => None,
+        }) && s.columns.is_none()
+            && s.data_rows == 0
+        {
+            s.columns = columns;
+        }
     }
 
     fn current(&mut self) -> Option<&mut InFlight> {

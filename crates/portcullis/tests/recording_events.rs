@@ -201,6 +201,15 @@ async fn a_session_records_what_happened_with_masked_rows_and_verifies() {
         .simple_query("SELECT n FROM generate_series(1, 20) AS n")
         .await
         .unwrap();
+    // Extended protocol, binary results: names from the Describe, hex values.
+    let ids: Vec<i32> = client
+        .query(&format!("SELECT id FROM {t} WHERE id = $1"), &[&1i32])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, [1]);
     drop(client);
 
     let id = closed_session(&gw, "shop");
@@ -219,6 +228,8 @@ async fn a_session_records_what_happened_with_masked_rows_and_verifies() {
             "response4",
             "request5",
             "response5",
+            "request6",
+            "response6",
             "close"
         ]
     );
@@ -265,6 +276,12 @@ async fn a_session_records_what_happened_with_masked_rows_and_verifies() {
         5
     );
 
+    assert_eq!(ev(11)["params"], serde_json::json!(["<binary 4 bytes>"]));
+    assert_eq!(
+        ev(12)["result"]["sets"][0],
+        serde_json::json!({"columns": ["id"], "rows": [["\\x00000001"]]})
+    );
+
     // The raw value is nowhere in the store's bytes.
     assert!(!store_bytes(&gw).contains(RAW_EMAIL));
 
@@ -301,7 +318,7 @@ async fn a_session_records_what_happened_with_masked_rows_and_verifies() {
     );
 
     let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
-    assert!(ok && text.contains("OK, 12 events"), "{text}");
+    assert!(ok && text.contains("OK, 14 events"), "{text}");
 
     // Tampering with a response's rows in the store is found.
     let db = rusqlite::Connection::open(gw.store_path()).unwrap();
@@ -354,7 +371,7 @@ async fn a_session_records_what_happened_with_masked_rows_and_verifies() {
     ]))
     .unwrap();
     assert_eq!(blocked.len(), 1);
-    assert_eq!(blocked[0]["statements"], 5);
+    assert_eq!(blocked[0]["statements"], 6);
 }
 
 #[tokio::test(flavor = "multi_thread")]

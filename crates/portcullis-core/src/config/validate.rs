@@ -327,3 +327,54 @@ fn resolve_secret(source: &SecretSource, base: &Path, path: &str) -> Result<Secr
         }
     }
 }
+
+#[cfg(test)]
+mod recording_tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{ConfigError, parse};
+    use crate::policy::{RecordLevel, RecordMode};
+
+    fn load(text: &str) -> Result<crate::config::Config, ConfigError> {
+        parse(Path::new("p.toml"), text)
+    }
+
+    #[test]
+    fn record_settings_default_parse_and_errors_are_located() {
+        let c = load("[policy.p]\n").unwrap();
+        let p = c.policy(Some("p")).unwrap();
+        assert_eq!(
+            (p.record(), p.record_mode()),
+            (RecordLevel::Full, RecordMode::Batched)
+        );
+        assert_eq!(c.recording.max_result_rows, 100);
+        assert_eq!(c.recording.max_result_bytes, 65536);
+        assert_eq!(c.recording.strict_timeout, Duration::from_secs(5));
+
+        let c = load(
+            "[recording]\nmax_result_rows = 3\nstrict_timeout = \"250ms\"\n\n[policy.p]\nrecord = \"statements\"\nrecord_mode = \"strict\"\n",
+        )
+        .unwrap();
+        let p = c.policy(Some("p")).unwrap();
+        assert_eq!(
+            (p.record(), p.record_mode()),
+            (RecordLevel::Statements, RecordMode::Strict)
+        );
+        assert_eq!(c.recording.max_result_rows, 3);
+        assert_eq!(c.recording.strict_timeout, Duration::from_millis(250));
+
+        let bad = load("[policy.p]\nrecord = \"all\"\n").unwrap_err();
+        assert_eq!(bad.line, 2, "{bad}");
+        assert!(bad.message.contains("full"), "{bad}");
+        let bad = load("[policy.p]\nrecord_mode = \"eventually\"\n").unwrap_err();
+        assert!(bad.message.contains("strict"), "{bad}");
+        let bad = load("[recording]\nstrict_timeout = \"0s\"\n").unwrap_err();
+        assert_eq!(
+            (bad.field.as_str(), bad.line),
+            ("recording.strict_timeout", 2)
+        );
+        let bad = load("[recording]\nmax_result_rows = -1\n").unwrap_err();
+        assert_eq!(bad.line, 2, "{bad}");
+    }
+}
