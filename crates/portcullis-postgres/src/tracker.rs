@@ -6,7 +6,7 @@
 //! server reply pops or updates the entry it belongs to, following the
 //! protocol's rules (errors in the extended protocol skip to the next Sync).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -125,10 +125,12 @@ pub struct Tracker {
     pending: VecDeque<Pending>,
     /// Request events not yet handed to the recorder.
     requests: Vec<Event>,
-    /// Requests handed out but not yet confirmed queued: if the session
-    /// ends before they are, their responses are not recorded either
-    /// (a response without its request would break the chain).
-    unconfirmed: HashSet<u64>,
+    /// Requests handed out are `..=taken`, those confirmed queued
+    /// `..=confirmed` (both in order): if the session ends in between,
+    /// the unconfirmed ones get no response either (a response without its
+    /// request would break the chain).
+    taken: u64,
+    confirmed: u64,
     done: Vec<StatementResponse>,
     /// Masking policy whose detectors scrub recorded statement text.
     scrub: Option<portcullis_mask::MaskPolicy>,
@@ -149,7 +151,8 @@ impl Tracker {
             portals: HashMap::new(),
             pending: VecDeque::new(),
             requests: Vec::new(),
-            unconfirmed: HashSet::new(),
+            taken: 0,
+            confirmed: 0,
             done: Vec::new(),
             scrub: None,
             level: RecordLevel::Full,
@@ -609,7 +612,8 @@ impl Tracker {
     fn finish(&mut self, s: InFlight, status: StatementStatus) {
         let review = s.judged.as_deref().and_then(|j| j.review);
         // With nothing recorded, only a review still wants the outcome.
-        if (!self.records() && review.is_none()) || self.unconfirmed.contains(&s.seq) {
+        let unconfirmed = s.seq > self.confirmed && s.seq <= self.taken;
+        if (!self.records() && review.is_none()) || unconfirmed {
             return;
         }
         let rows = match status {
@@ -634,17 +638,15 @@ impl Tracker {
     /// confirms each with [`Tracker::request_recorded`] once it is queued.
     pub fn take_requests(&mut self) -> Vec<Event> {
         let taken = std::mem::take(&mut self.requests);
-        for e in &taken {
-            if let Event::Request(r) = e {
-                self.unconfirmed.insert(r.seq);
-            }
+        if let Some(Event::Request(r)) = taken.last() {
+            self.taken = r.seq;
         }
         taken
     }
 
     /// The request event of statement `seq` is in the recorder's queue.
     pub fn request_recorded(&mut self, seq: u64) {
-        self.unconfirmed.remove(&seq);
+        self.confirmed = self.confirmed.max(seq);
     }
 
     /// Statements completed since the last call, in completion order

@@ -55,6 +55,7 @@ pub fn link_all(events: Vec<Event>) -> Vec<ChainedEvent> {
             ChainedEvent {
                 event,
                 hash: hex::encode(prev),
+                json: None,
             }
         })
         .collect()
@@ -134,11 +135,23 @@ pub enum VerifyError {
 }
 
 /// One event as stored, with the hash recorded for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChainedEvent {
     pub event: Event,
     /// Hex SHA-256 link (see module docs).
     pub hash: String,
+    /// The event's canonical JSON when the recorder already rendered it to
+    /// hash it: the store keeps it as is instead of serializing again (the
+    /// recorder is on the hot path of every statement). Not exported, and
+    /// not part of equality: it is only a cache of `event`.
+    #[serde(skip)]
+    pub json: Option<String>,
+}
+
+impl PartialEq for ChainedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event && self.hash == other.hash
+    }
 }
 
 fn describe(e: &Event) -> String {

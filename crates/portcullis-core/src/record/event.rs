@@ -161,11 +161,11 @@ pub struct StatementRequest {
     pub params: Vec<Option<String>>,
     /// The guardrail verdict (`allow`, `block`, `review`); `None` on an
     /// unguarded connection.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub observed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<u64>,
@@ -183,11 +183,13 @@ pub struct StatementResponse {
     pub duration_us: i64,
     pub status: StatementStatus,
     /// Rows affected (DML) or returned (SELECT), when the target said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
     /// Bytes of result rows (DataRow frames) sent to the client.
     #[serde(default)]
     pub bytes: u64,
     /// `SQLSTATE: message` of an error, or why the statement was stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The review that approved it (so the review records its outcome).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +207,7 @@ pub struct CapturedResult {
     pub sets: Vec<ResultSet>,
     /// True when rows were left out: more than the caps allow, or a row
     /// too large to inspect in one piece.
+    #[serde(default)]
     pub truncated: bool,
 }
 

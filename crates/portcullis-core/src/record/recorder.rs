@@ -172,21 +172,38 @@ struct Chainer {
 
 impl Chainer {
     fn chain(&mut self, event: Event, seals: &mut Vec<(String, Seal)>) -> ChainedEvent {
-        let id = event.session_id().to_string();
+        let id = event.session_id();
         let prev = match &event {
             Event::Open(_) => chain::GENESIS,
-            _ => self.last.get(&id).copied().unwrap_or(chain::GENESIS),
+            _ => self.last.get(id).copied().unwrap_or(chain::GENESIS),
         };
         let hash = chain::link_with(&mut self.scratch, &prev, &event);
-        if matches!(event, Event::Close(_)) {
-            self.last.remove(&id);
-            seals.push((id.clone(), self.signer.seal(&id, &hash)));
-        } else {
-            self.last.insert(id, hash);
+        match &event {
+            Event::Close(_) => {
+                self.last.remove(id);
+                seals.push((id.to_string(), self.signer.seal(id, &hash)));
+            }
+            Event::Open(_) => {
+                self.last.insert(id.to_string(), hash);
+            }
+            // The hot path: no allocation for the session id.
+            _ => match self.last.get_mut(id) {
+                Some(last) => *last = hash,
+                None => {
+                    self.last.insert(id.to_string(), hash);
+                }
+            },
         }
+        // Statement events are stored as their JSON: hand over what was
+        // just rendered for the hash.
+        let json = match event {
+            Event::Request(_) | Event::Response(_) => String::from_utf8(self.scratch.clone()).ok(),
+            _ => None,
+        };
         ChainedEvent {
             event,
             hash: hex::encode(hash),
+            json,
         }
     }
 }
