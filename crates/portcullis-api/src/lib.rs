@@ -6,6 +6,7 @@
 mod auth;
 pub mod client;
 mod error;
+mod metrics;
 mod reviews;
 mod server;
 pub mod webhook;
@@ -23,6 +24,7 @@ pub use server::{ServeError, serve};
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/reviews", get(reviews::list))
         .route("/v1/reviews/{id}", get(reviews::show))
         .route("/v1/reviews/{id}/approve", post(reviews::approve))

@@ -298,10 +298,7 @@ impl Holds {
     }
 
     /// Tells the review how its approved statement ended (off the data path).
-    pub fn note_outcome(&self, event: &portcullis_core::record::Event) {
-        let portcullis_core::record::Event::Statement(s) = event else {
-            return;
-        };
+    pub fn note_outcome(&self, s: &portcullis_core::record::StatementResponse) {
         let Some(id) = s.review else {
             return;
         };

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod cancel;
+pub mod capture;
 pub mod frontend;
 pub mod guard;
 pub mod hold;

@@ -8,6 +8,7 @@
 //! (back-pressure) because nothing is read while a write waits.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -15,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use portcullis_core::live::Termination;
 use portcullis_core::policy::Action;
-use portcullis_core::record::Recorder;
+use portcullis_core::record::audit::AuditEntry;
+use portcullis_core::record::{Event, RecordError, Recorder};
 
 use crate::guard::Guard;
 use crate::hold::{Held, Holds, Resolution};
@@ -47,6 +49,9 @@ pub enum Ended {
     Shutdown,
     /// Recording stopped: the session is closed rather than run unrecorded.
     RecorderStopped,
+    /// Strict mode: a request event could not be stored in time, so its
+    /// statement was refused and the session closed.
+    RecordingUnavailable(String),
     /// The gateway ended it: access revoked, or killed by an administrator.
     Terminated(Termination),
 }
@@ -61,15 +66,17 @@ impl Ended {
             Ended::ClientProtocol(_) => "protocol-error",
             Ended::Shutdown => "shutdown",
             Ended::RecorderStopped => "error",
+            Ended::RecordingUnavailable(_) => "recording-unavailable",
             Ended::Terminated(t) => t.reason(),
         }
     }
 
     pub fn detail(&self) -> Option<String> {
         match self {
-            Ended::ClientGone(d) | Ended::UpstreamClosed(d) | Ended::ClientProtocol(d) => {
-                Some(d.clone())
-            }
+            Ended::ClientGone(d)
+            | Ended::UpstreamClosed(d)
+            | Ended::ClientProtocol(d)
+            | Ended::RecordingUnavailable(d) => Some(d.clone()),
             Ended::RecorderStopped => Some("recorder stopped".into()),
             _ => None,
         }
@@ -103,6 +110,9 @@ pub struct Relay<'a> {
     pub holds: &'a Holds,
     /// Masking state, when the session's policy masks anything.
     pub mask: Option<&'a MaskSession>,
+    /// `record_mode = "strict"`: how long a statement waits for its request
+    /// event to be stored before it is refused.
+    pub strict: Option<Duration>,
 }
 
 /// What both directions of a session share.
@@ -111,6 +121,7 @@ struct Shared<'a> {
     tracker: &'a Mutex<Tracker>,
     holds: &'a Holds,
     mask: Option<&'a MaskSession>,
+    recorder: &'a Recorder,
 }
 
 fn lock(t: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
@@ -146,10 +157,11 @@ impl Relay<'_> {
             tracker: self.tracker,
             holds: self.holds,
             mask: self.mask,
+            recorder: self.recorder,
         };
         tokio::select! {
-            e = client_to_upstream(cr, uw, shared, self.guard, self.max_message, inject_tx) => e,
-            e = upstream_to_client(ur, cw, shared, self.recorder, inject_rx, (self.shutdown, self.stop)) => e,
+            e = client_to_upstream(cr, uw, shared, (self.guard, self.strict), self.max_message, inject_tx) => e,
+            e = upstream_to_client(ur, cw, shared, inject_rx, (self.shutdown, self.stop)) => e,
         }
     }
 }
@@ -158,7 +170,7 @@ async fn client_to_upstream(
     mut client: impl AsyncRead + Unpin,
     mut upstream: impl AsyncWrite + Unpin,
     shared: Shared<'_>,
-    mut guard: Guard,
+    (mut guard, strict): (Guard, Option<Duration>),
     max: usize,
     inject: mpsc::Sender<Inject>,
 ) -> Ended {
@@ -166,6 +178,7 @@ async fn client_to_upstream(
         tracker,
         holds,
         mask,
+        recorder,
     } = shared;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut edits: Vec<Edit> = Vec::new();
@@ -204,6 +217,21 @@ async fn client_to_upstream(
         };
         // A decision is only ever applied to the message it was made for.
         resolved = None;
+        // Requests go on record before their bytes go to the target.
+        let requests = lock(tracker).take_requests();
+        if !requests.is_empty() {
+            let first = first_seq(&requests);
+            match record_requests(tracker, recorder, requests, strict).await {
+                Ok(()) => {}
+                Err(RecordError::Stopped) => return Ended::RecorderStopped,
+                Err(RecordError::Timeout(t)) => {
+                    refuse_unrecorded(tracker, recorder, &holds.session_id, first, t, &inject)
+                        .await;
+                    // The other direction writes the error and ends the session.
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
         if pos > 0 {
             let chunk = buf.split_to(pos);
             let sent = if edits.is_empty() {
@@ -427,6 +455,98 @@ impl FrontendWalk<'_> {
     }
 }
 
+fn first_seq(requests: &[Event]) -> u64 {
+    match requests.first() {
+        Some(Event::Request(r)) => r.seq,
+        _ => 0,
+    }
+}
+
+/// Queues the request events taken from the tracker, confirming each as it
+/// is queued; in strict mode then waits until the store has committed them.
+async fn record_requests(
+    tracker: &Mutex<Tracker>,
+    recorder: &Recorder,
+    requests: Vec<Event>,
+    strict: Option<Duration>,
+) -> Result<(), RecordError> {
+    let deadline = strict.map(|t| (tokio::time::Instant::now() + t, t));
+    for event in requests {
+        let seq = match &event {
+            Event::Request(r) => r.seq,
+            _ => 0,
+        };
+        match deadline {
+            None => recorder.record(event).await?,
+            Some((at, t)) => tokio::time::timeout_at(at, recorder.record(event))
+                .await
+                .map_err(|_| RecordError::Timeout(t))??,
+        }
+        lock(tracker).request_recorded(seq);
+    }
+    if let Some((at, t)) = deadline {
+        tokio::time::timeout_at(at, recorder.flush())
+            .await
+            .map_err(|_| RecordError::Timeout(t))??;
+    }
+    Ok(())
+}
+
+/// Strict mode failed closed: the statements of this burst are not sent.
+/// The client is told why and the session ends; the operator gets a log
+/// line, a metric and an audit entry (written once the store is back).
+async fn refuse_unrecorded(
+    tracker: &Mutex<Tracker>,
+    recorder: &Recorder,
+    session_id: &str,
+    first: u64,
+    waited: Duration,
+    inject: &mpsc::Sender<Inject>,
+) {
+    recorder
+        .stats()
+        .strict_refusals
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let detail = format!(
+        "the state store did not confirm the request event within {waited:?}; statement {first} and any after it in the same burst were not run"
+    );
+    tracing::error!(session = %session_id, statement = first, waited = ?waited, "strict recording failed: statement refused, session closed");
+    let audit = recorder.clone();
+    let entry = AuditEntry::new(
+        "gateway",
+        "recording.strict_refused",
+        Some(session_id.to_string()),
+        Some(detail.clone()),
+    );
+    // Queued behind the events it concerns; it waits for the store too.
+    tokio::spawn(async move {
+        if audit.audit(entry).await.is_err() {
+            tracing::error!("could not queue the audit entry of a strict recording failure");
+        }
+    });
+    lock(tracker).refuse_unsent(
+        first,
+        "refused: the recording store is unavailable (strict mode)",
+    );
+    let mut bytes = Vec::new();
+    b::error_response_full(
+        &mut bytes,
+        b::Severity::Fatal,
+        sqlstate::IO_ERROR,
+        "statement not run: session recording is unavailable",
+        Some(&detail),
+        Some(
+            "this connection records in strict mode; try again when the gateway's state store is writable",
+        ),
+    );
+    let _ = inject
+        .send(Inject {
+            bytes,
+            then_close: Some(Ended::RecordingUnavailable(detail)),
+        })
+        .await;
+}
+
 fn observe(v: Option<&portcullis_core::policy::Verdict>, sql: &[u8]) {
     if let Some(v) = v
         && v.observed
@@ -508,7 +628,6 @@ async fn upstream_to_client(
     mut upstream: impl AsyncRead + Unpin,
     mut client: impl AsyncWrite + Unpin,
     shared: Shared<'_>,
-    recorder: &Recorder,
     mut inject: mpsc::Receiver<Inject>,
     (mut shutdown, mut stop): (watch::Receiver<bool>, watch::Receiver<Option<Termination>>),
 ) -> Ended {
@@ -516,6 +635,7 @@ async fn upstream_to_client(
         tracker,
         holds,
         mask,
+        recorder,
     } = shared;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut edits: Vec<Edit> = Vec::new();
@@ -601,8 +721,18 @@ async fn upstream_to_client(
                 &mut edits,
                 m.as_deref_mut(),
             );
-            (walked, t.take_done())
+            (walked, (t.take_done(), t.records()))
         };
+        // Responses are queued before the client sees the outcome, so the
+        // chain follows cause and effect: a client's next request, sent
+        // after this reply, always comes after this response.
+        let (done, records) = done;
+        for response in done {
+            holds.note_outcome(&response);
+            if records && recorder.record(Event::Response(response)).await.is_err() {
+                return Ended::RecorderStopped;
+            }
+        }
         if pos > 0 {
             let chunk = buf.split_to(pos);
             let sent = if edits.is_empty() {
@@ -612,12 +742,6 @@ async fn upstream_to_client(
             };
             if let Err(e) = sent {
                 return Ended::ClientGone(e.to_string());
-            }
-        }
-        for event in done {
-            holds.note_outcome(&event);
-            if recorder.record(event).await.is_err() {
-                return Ended::RecorderStopped;
             }
         }
         match walked {
@@ -697,7 +821,7 @@ fn walk_backend(
                 }
             }
             if streamed || h.frame_len > MAX_BACKEND_INSPECTED {
-                let _ = tracker.backend(h.tag, &[]);
+                tracker.streamed(h.tag, h.frame_len);
                 *skips.passthrough = h.frame_len - rest.len();
                 *pos = buf.len();
             } else {

@@ -288,6 +288,11 @@ impl PostgresServer {
         if let Some(p) = mask_policy.filter(|p| p.has_detectors()) {
             tracker.scrub_statements_with(p);
         }
+        let recording = self.gateway.config().recording;
+        tracker.record_with(policy.record(), recording);
+        let strict = (policy.record_mode() == portcullis_core::policy::RecordMode::Strict
+            && policy.record() != portcullis_core::policy::RecordLevel::Off)
+            .then_some(recording.strict_timeout);
         let tracker = Mutex::new(tracker);
         let holds = Holds {
             gateway: self.gateway.clone(),
@@ -311,6 +316,7 @@ impl PostgresServer {
                 stop,
                 holds: &holds,
                 mask: mask.as_ref(),
+                strict,
             }
             .run(stream, upstream.stream)
             .await

@@ -83,4 +83,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX reviews_grant ON reviews(identity, connection, statement_hash)
         WHERE state = 'approved' AND executed_at IS NULL;
     ALTER TABLE statements ADD COLUMN review INTEGER;",
+    // 7: separate request and response events, stored as the JSON of the
+    //    event itself (the hash covers exactly that); `n` is the event's
+    //    position in its session after the open event, so the key is also
+    //    the chain order. `verdict` is copied out for filtering. Sessions
+    //    recorded before this keep their rows in `statements`.
+    "CREATE TABLE events (
+        session_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        verdict TEXT,
+        doc TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (session_id, n)
+    ) WITHOUT ROWID;",
 ];

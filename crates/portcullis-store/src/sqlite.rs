@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use portcullis_core::record::audit::{AuditEntry, AuditFilter};
 use portcullis_core::record::chain::{ChainedEvent, Seal};
+use std::collections::HashMap;
+
 use portcullis_core::record::{
     Event, SessionClose, SessionFilter, SessionOpen, SessionSummary, StatementRecord,
-    StatementStatus,
+    StatementRequest, StatementResponse, StatementStatus,
 };
 use portcullis_core::store::{SessionChain, Store, StoreError};
 use portcullis_core::token::TokenRecord;
@@ -19,6 +21,9 @@ use crate::migrations::MIGRATIONS;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Next event position of each open session this process appends to,
+    /// so positions need no query per event (see [`SqliteStore::position`]).
+    positions: Mutex<HashMap<String, i64>>,
 }
 
 pub(crate) fn err(e: impl std::fmt::Display) -> StoreError {
@@ -87,9 +92,15 @@ impl SqliteStore {
         // checkpoint however often they were rewritten in between.
         conn.pragma_update(None, "wal_autocheckpoint", 8000)
             .map_err(err)?;
+        // 16 MiB of page cache (default 2 MiB): the recorder's inserts touch
+        // pages across every live session's key range; re-reading them
+        // from the file on every batch showed up in profiles.
+        conn.pragma_update(None, "cache_size", -16384)
+            .map_err(err)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            positions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -97,6 +108,76 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Statements of sessions recorded before request and response events
+    /// (migration 7): one row, one `Statement` event.
+    fn legacy_statements(&self, session_id: &str) -> Result<Vec<StatementRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed, review \
+                 FROM statements WHERE session_id = ?1 ORDER BY seq",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([session_id], |r| {
+                let status: String = r.get(6)?;
+                Ok(StatementRecord {
+                    session_id: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    text: r.get(2)?,
+                    started_at: r.get(3)?,
+                    duration_us: r.get(4)?,
+                    rows: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+                    status: StatementStatus::parse(&status).unwrap_or(StatementStatus::Error),
+                    error: r.get(7)?,
+                    verdict: r.get(8)?,
+                    rule: r.get(9)?,
+                    observed: r.get(10)?,
+                    review: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
+                    result: None,
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    /// A session's request and response events in chain order. A document
+    /// that no longer parses is reported, never skipped: skipping would hide
+    /// tampering from verification.
+    fn split_events(&self, session_id: &str) -> Result<Vec<ChainedEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, kind, doc, hash FROM events WHERE session_id = ?1 ORDER BY n",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([session_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, kind, doc, hash) = row.map_err(err)?;
+            let event: Event = serde_json::from_str(&doc).map_err(|e| {
+                err(format!(
+                    "session {session_id}: stored {kind} event {seq} is unreadable (edited?): {e}"
+                ))
+            })?;
+            out.push(ChainedEvent {
+                event,
+                hash,
+                json: None,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -139,12 +220,23 @@ fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
+/// Session id, seq, kind and verdict of a request or response event.
+fn statement_key(e: &Event) -> Option<(&String, u64, &'static str, Option<&str>)> {
+    match e {
+        Event::Request(r) => Some((&r.session_id, r.seq, "request", r.verdict.as_deref())),
+        Event::Response(r) => Some((&r.session_id, r.seq, "response", None)),
+        _ => None,
+    }
+}
+
 const TOKEN_COLUMNS: &str =
     "id, identity, groups, hash, created_at, expires_at, revoked_at, last_used_at";
 
 const SESSION_COLUMNS: &str = "s.id, s.started_at, s.identity, s.auth_method, s.client_addr, \
      s.connection, s.protocol, s.ended_at, s.reason, s.detail, \
-     (SELECT count(*) FROM statements st WHERE st.session_id = s.id), s.policy, s.policy_version";
+     (SELECT count(*) FROM statements st WHERE st.session_id = s.id) + \
+     (SELECT count(*) FROM events ev WHERE ev.session_id = s.id AND ev.kind = 'request'), \
+     s.policy, s.policy_version";
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionSummary> {
     Ok(SessionSummary {
@@ -238,6 +330,10 @@ impl Store for SqliteStore {
 
     fn append(&self, events: &[ChainedEvent], seals: &[(String, Seal)]) -> Result<(), StoreError> {
         let mut conn = self.conn();
+        let mut positions = self.positions.lock().unwrap_or_else(|p| p.into_inner());
+        // Positions taken by this batch; kept only if it commits.
+        let mut next: HashMap<String, i64> = HashMap::new();
+        let mut closed: Vec<&str> = Vec::new();
         let tx = conn.transaction().map_err(err)?;
         {
             let mut open = tx
@@ -252,6 +348,15 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(err)?;
+            let mut event = tx
+                .prepare_cached(
+                    "INSERT INTO events (session_id, n, seq, kind, verdict, doc, hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            let mut last = tx
+                .prepare_cached("SELECT max(n) FROM events WHERE session_id = ?1")
+                .map_err(err)?;
             let mut close = tx
                 .prepare_cached(
                     "UPDATE sessions SET ended_at = ?2, reason = ?3, detail = ?4, close_hash = ?5 WHERE id = ?1",
@@ -264,6 +369,35 @@ impl Store for SqliteStore {
                 .map_err(err)?;
             for c in events {
                 let hash = &c.hash;
+                if let Some((id, seq, kind, verdict)) = statement_key(&c.event) {
+                    let n = match next.get_mut(id.as_str()) {
+                        Some(n) => {
+                            *n += 1;
+                            *n - 1
+                        }
+                        None => {
+                            let n = match positions.get(id.as_str()) {
+                                Some(n) => *n,
+                                None => last
+                                    .query_row([id], |r| r.get::<_, Option<i64>>(0))
+                                    .map_err(err)?
+                                    .map_or(0, |m| m + 1),
+                            };
+                            next.insert(id.clone(), n + 1);
+                            n
+                        }
+                    };
+                    let doc = match &c.json {
+                        Some(j) => std::borrow::Cow::Borrowed(j.as_str()),
+                        None => {
+                            std::borrow::Cow::Owned(serde_json::to_string(&c.event).map_err(err)?)
+                        }
+                    };
+                    event
+                        .execute(params![id, n, seq as i64, kind, verdict, doc, hash])
+                        .map_err(err)?;
+                    continue;
+                }
                 match &c.event {
                     Event::Open(o) => open.execute(params![
                         o.session_id,
@@ -292,7 +426,10 @@ impl Store for SqliteStore {
                         hash,
                         s.review.map(|r| r as i64)
                     ]),
+                    // Stored above.
+                    Event::Request(_) | Event::Response(_) => Ok(0),
                     Event::Close(c) => {
+                        closed.push(&c.session_id);
                         close.execute(params![c.session_id, c.ended_at, c.reason, c.detail, hash])
                     }
                 }
@@ -303,7 +440,12 @@ impl Store for SqliteStore {
                     .map_err(err)?;
             }
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        positions.extend(next);
+        for id in closed {
+            positions.remove(id);
+        }
+        Ok(())
     }
 
     fn session_chain(&self, id: &str) -> Result<Option<SessionChain>, StoreError> {
@@ -328,6 +470,7 @@ impl Store for SqliteStore {
         let mut events = vec![ChainedEvent {
             event: Event::Open(summary.open.clone()),
             hash: open_hash.unwrap_or_default(),
+            json: None,
         }];
         let hashes: Vec<Option<String>> = {
             let conn = self.conn();
@@ -337,12 +480,14 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([id], |r| r.get(0)).map_err(err)?;
             rows.collect::<Result<_, _>>().map_err(err)?
         };
-        for (s, h) in self.statements(id)?.into_iter().zip(hashes) {
+        for (s, h) in self.legacy_statements(id)?.into_iter().zip(hashes) {
             events.push(ChainedEvent {
                 event: Event::Statement(s),
                 hash: h.unwrap_or_default(),
+                json: None,
             });
         }
+        events.extend(self.split_events(id)?);
         if let (Some(ended_at), Some(reason)) = (summary.ended_at, summary.reason.clone()) {
             events.push(ChainedEvent {
                 event: Event::Close(SessionClose {
@@ -352,6 +497,7 @@ impl Store for SqliteStore {
                     detail: summary.detail.clone(),
                 }),
                 hash: close_hash.unwrap_or_default(),
+                json: None,
             });
         }
         let seal = match (last, signature, key) {
@@ -372,7 +518,8 @@ impl Store for SqliteStore {
                 "SELECT {SESSION_COLUMNS} FROM sessions s \
                  WHERE (?1 IS NULL OR s.identity = ?1) AND (?2 IS NULL OR s.connection = ?2) \
                  AND (?3 IS NULL OR s.started_at >= ?3) AND (?4 IS NULL OR s.started_at <= ?4) \
-                 AND (?6 IS NULL OR EXISTS (SELECT 1 FROM statements v WHERE v.session_id = s.id AND v.verdict = ?6)) \
+                 AND (?6 IS NULL OR EXISTS (SELECT 1 FROM statements v WHERE v.session_id = s.id AND v.verdict = ?6) \
+                      OR EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.verdict = ?6)) \
                  ORDER BY s.started_at DESC, s.id LIMIT ?5"
             ))
             .map_err(err)?;
@@ -398,44 +545,39 @@ impl Store for SqliteStore {
     }
 
     fn statements(&self, session_id: &str) -> Result<Vec<StatementRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT session_id, seq, text, started_at, duration_us, rows, status, error, verdict, rule, observed, review \
-                 FROM statements WHERE session_id = ?1 ORDER BY seq",
-            )
-            .map_err(err)?;
-        let rows = stmt
-            .query_map([session_id], |r| {
-                let status: String = r.get(6)?;
-                Ok(StatementRecord {
-                    session_id: r.get(0)?,
-                    seq: r.get::<_, i64>(1)? as u64,
-                    text: r.get(2)?,
-                    started_at: r.get(3)?,
-                    duration_us: r.get(4)?,
-                    rows: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
-                    status: StatementStatus::parse(&status).unwrap_or(StatementStatus::Error),
-                    error: r.get(7)?,
-                    verdict: r.get(8)?,
-                    rule: r.get(9)?,
-                    observed: r.get(10)?,
-                    review: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
-                })
-            })
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        let mut out = self.legacy_statements(session_id)?;
+        let mut requests: Vec<StatementRequest> = Vec::new();
+        let mut responses: HashMap<u64, StatementResponse> = HashMap::new();
+        for c in self.split_events(session_id)? {
+            match c.event {
+                Event::Request(r) => requests.push(r),
+                Event::Response(r) => {
+                    responses.insert(r.seq, r);
+                }
+                _ => {}
+            }
+        }
+        out.extend(
+            requests
+                .iter()
+                .map(|r| StatementRecord::from_parts(r, responses.get(&r.seq))),
+        );
+        Ok(out)
     }
 
     fn remove_sessions_ended_before(&self, cutoff: i64) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(err)?;
-        tx.execute(
-            "DELETE FROM statements WHERE session_id IN \
-             (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1)",
-            [cutoff],
-        )
-        .map_err(err)?;
+        for table in ["statements", "events"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE session_id IN \
+                     (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1)"
+                ),
+                [cutoff],
+            )
+            .map_err(err)?;
+        }
         let n = tx
             .execute(
                 "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1",
@@ -510,9 +652,12 @@ impl Store for SqliteStore {
 
     fn statement_count(&self) -> Result<u64, StoreError> {
         self.conn()
-            .query_row("SELECT count(*) FROM statements", [], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT (SELECT count(*) FROM statements) + \
+                 (SELECT count(*) FROM events WHERE kind = 'request')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u64)
             .map_err(err)
     }
@@ -557,6 +702,7 @@ mod tests {
             rule: None,
             observed: false,
             review: None,
+            result: None,
         };
         s.append(
             &chained(vec![
@@ -609,6 +755,7 @@ mod tests {
                 rule: None,
                 observed: false,
                 review: None,
+                result: None,
             }));
         }
         events.push(Event::Close(SessionClose {

@@ -141,6 +141,7 @@ async fn a_failing_store_slows_recording_down_but_loses_nothing() {
                 rule: None,
                 observed: false,
                 review: None,
+                result: None,
             }))
             .await
             .unwrap();
@@ -173,4 +174,66 @@ async fn a_failing_store_slows_recording_down_but_loses_nothing() {
             .starts_with("3 failed attempts"),
         "{audit:?}"
     );
+}
+
+#[tokio::test]
+async fn record_durable_waits_for_the_commit_and_times_out_while_the_store_fails() {
+    let flaky = Arc::new(Flaky {
+        inner: SqliteStore::in_memory().unwrap(),
+        fail: AtomicU32::new(4),
+    });
+    let signer = Arc::new(Signer::from_seed(&[5u8; 32]).unwrap());
+    let (recorder, thread) = Recorder::start(flaky.clone(), 16, signer).unwrap();
+    let open = Event::Open(SessionOpen {
+        session_id: "d".into(),
+        started_at: 1,
+        identity: "ci".into(),
+        auth_method: "token:1".into(),
+        client_addr: "127.0.0.1:1".into(),
+        connection: "db".into(),
+        protocol: "postgres".into(),
+        policy: None,
+        policy_version: None,
+    });
+    // Four failures back off 50 + 100 + 200 + 400 ms: far beyond 100 ms.
+    let short = std::time::Duration::from_millis(100);
+    assert!(matches!(
+        recorder.record_durable(open, short).await,
+        Err(portcullis_core::record::RecordError::Timeout(_))
+    ));
+    assert!(flaky.session("d").unwrap().is_none(), "not stored yet");
+    recorder
+        .audit(AuditEntry::new(
+            "gateway",
+            "recording.strict_refused",
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    let close = Event::Close(SessionClose {
+        session_id: "d".into(),
+        ended_at: 2,
+        reason: "client-quit".into(),
+        detail: None,
+    });
+    recorder
+        .record_durable(close, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    // Durable means committed: visible to a reader at once.
+    assert!(flaky.session("d").unwrap().unwrap().ended_at.is_some());
+    let actions: Vec<String> = flaky
+        .audit_entries(&AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(
+        actions.contains(&"recording.strict_refused".to_string()),
+        "{actions:?}"
+    );
+    assert_eq!(recorder.queue_depth(), 0);
+    drop(recorder);
+    thread.finish();
 }

@@ -51,7 +51,7 @@ fn sessions_verify_export_and_detect_tampering() {
     let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
     assert!(ok, "{text}");
     assert!(
-        text.contains("OK, 5 events") && text.contains("sealed by"),
+        text.contains("OK, 8 events") && text.contains("sealed by"),
         "{text}"
     );
 
@@ -68,16 +68,17 @@ fn sessions_verify_export_and_detect_tampering() {
 
     // Tampering with the export file.
     let mut doc: serde_json::Value = serde_json::from_str(&export).unwrap();
-    doc["events"][2]["event"]["text"] = "SELECT 'edited'".into();
+    doc["events"][3]["event"]["text"] = "SELECT 'edited'".into();
     std::fs::write(&file, doc.to_string()).unwrap();
     let (ok, text) = verify(
         &gw,
         &["sessions", "verify", "--file", &f, "--public-key", &key],
     );
-    assert!(!ok && text.contains("event 2 (statement 2)"), "{text}");
+    assert!(!ok && text.contains("event 3 (request 2)"), "{text}");
 
+    // The first statement's request and response both gone.
     let mut doc: serde_json::Value = serde_json::from_str(&export).unwrap();
-    doc["events"].as_array_mut().unwrap().remove(1);
+    doc["events"].as_array_mut().unwrap().drain(1..3);
     std::fs::write(&file, doc.to_string()).unwrap();
     let (ok, text) = verify(
         &gw,
@@ -107,22 +108,23 @@ fn sessions_verify_export_and_detect_tampering() {
 
     // Tampering directly in the store.
     let db = rusqlite::Connection::open(gw.store_path()).unwrap();
-    let original: Option<i64> = db
+    let original: String = db
         .query_row(
-            "SELECT rows FROM statements WHERE session_id = ?1 AND seq = 3",
+            "SELECT doc FROM events WHERE session_id = ?1 AND kind = 'response' AND seq = 3",
             [&id],
             |r| r.get(0),
         )
         .unwrap();
     db.execute(
-        "UPDATE statements SET rows = 99 WHERE session_id = ?1 AND seq = 3",
+        "UPDATE events SET doc = json_set(doc, '$.rows', 99) \
+         WHERE session_id = ?1 AND kind = 'response' AND seq = 3",
         [&id],
     )
     .unwrap();
     let (ok, text) = verify(&gw, &["sessions", "verify", &id]);
-    assert!(!ok && text.contains("event 3 (statement 3)"), "{text}");
+    assert!(!ok && text.contains("event 6 (response 3)"), "{text}");
     db.execute(
-        "UPDATE statements SET rows = ?2 WHERE session_id = ?1 AND seq = 3",
+        "UPDATE events SET doc = ?2 WHERE session_id = ?1 AND kind = 'response' AND seq = 3",
         rusqlite::params![&id, original],
     )
     .unwrap();
@@ -132,7 +134,7 @@ fn sessions_verify_export_and_detect_tampering() {
         "restoring the original value restores the chain: {text}"
     );
     db.execute(
-        "DELETE FROM statements WHERE session_id = ?1 AND seq = 1",
+        "DELETE FROM events WHERE session_id = ?1 AND kind = 'request' AND seq = 1",
         [&id],
     )
     .unwrap();
@@ -204,15 +206,18 @@ fn replay_and_verdict_filters() {
     );
     assert!(lines[1].ends_with("guarded=> SELECT 1"), "{replay}");
     assert!(lines[2].trim().starts_with("(1 row,"), "{replay}");
+    // The result the client got, as a table.
+    assert_eq!(lines[3].trim(), "?column?", "{replay}");
+    assert_eq!(lines[5].trim(), "1", "{replay}");
     assert!(
-        lines[3].ends_with("guarded=> DROP TABLE nothing_here"),
+        lines[6].ends_with("guarded=> DROP TABLE nothing_here"),
         "{replay}"
     );
     assert!(
-        lines[4].contains("BLOCKED (block, rule no-destructive/drop)"),
+        lines[7].contains("BLOCKED (block, rule no-destructive/drop)"),
         "{replay}"
     );
-    assert_eq!(lines.len(), 6, "{replay}");
+    assert_eq!(lines.len(), 9, "{replay}");
     assert!(lines.last().unwrap().contains("(client-quit)"), "{replay}");
     // With --speed the output is the same, only paced.
     assert_eq!(

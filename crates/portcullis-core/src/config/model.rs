@@ -76,6 +76,31 @@ pub struct RawLimits {
 pub struct RawRecording {
     /// How long closed sessions are kept, e.g. `"90d"`; absent: forever.
     pub retention: Option<String>,
+    /// Result rows recorded per statement with `record = "full"` (default 100).
+    pub max_result_rows: Option<usize>,
+    /// Bytes of result values recorded per statement (default 65536).
+    pub max_result_bytes: Option<usize>,
+    /// How long a statement under `record_mode = "strict"` waits for its
+    /// request event to be stored before it is refused (default `"5s"`).
+    pub strict_timeout: Option<String>,
+}
+
+/// Validated `[recording]` settings the adapters use per statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingLimits {
+    pub max_result_rows: usize,
+    pub max_result_bytes: usize,
+    pub strict_timeout: Duration,
+}
+
+impl Default for RecordingLimits {
+    fn default() -> Self {
+        RecordingLimits {
+            max_result_rows: 100,
+            max_result_bytes: 64 * 1024,
+            strict_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +194,8 @@ pub struct Config {
     pub workers: usize,
     /// Closed sessions older than this are removed; `None` keeps them.
     pub retention: Option<Duration>,
+    /// Result capture caps and the strict-mode timeout.
+    pub recording: RecordingLimits,
     pub connections: Vec<Connection>,
     pub identities: Vec<Identity>,
     pub grants: Vec<Grant>,

@@ -136,18 +136,43 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         listen,
         limits,
         workers: workers(raw.runtime.workers)?,
-        retention: match raw.recording.retention {
+        retention: match &raw.recording.retention {
             None => None,
             Some(r) => Some(
-                humantime::parse_duration(&r)
+                humantime::parse_duration(r)
                     .map_err(|e| issue("recording.retention", format!("invalid duration: {e}")))?,
             ),
         },
+        recording: recording_limits(&raw.recording)?,
         connections,
         identities,
         grants,
         policies,
         oidc: super::oidc::validate(raw.oidc)?,
+    })
+}
+
+/// The `[recording]` caps and strict timeout, with their defaults.
+fn recording_limits(raw: &super::model::RawRecording) -> Result<RecordingLimits, Issue> {
+    let d = RecordingLimits::default();
+    let strict_timeout = match &raw.strict_timeout {
+        None => d.strict_timeout,
+        Some(t) => {
+            let t = humantime::parse_duration(t)
+                .map_err(|e| issue("recording.strict_timeout", format!("invalid duration: {e}")))?;
+            if t.is_zero() {
+                return Err(issue(
+                    "recording.strict_timeout",
+                    "must be longer than zero: a strict statement needs time to be stored",
+                ));
+            }
+            t
+        }
+    };
+    Ok(RecordingLimits {
+        max_result_rows: raw.max_result_rows.unwrap_or(d.max_result_rows),
+        max_result_bytes: raw.max_result_bytes.unwrap_or(d.max_result_bytes),
+        strict_timeout,
     })
 }
 
@@ -300,5 +325,56 @@ fn resolve_secret(source: &SecretSource, base: &Path, path: &str) -> Result<Secr
                 .map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
                 .map_err(|e| issue(path, format!("cannot read {}: {e}", p.display())))
         }
+    }
+}
+
+#[cfg(test)]
+mod recording_tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{ConfigError, parse};
+    use crate::policy::{RecordLevel, RecordMode};
+
+    fn load(text: &str) -> Result<crate::config::Config, ConfigError> {
+        parse(Path::new("p.toml"), text)
+    }
+
+    #[test]
+    fn record_settings_default_parse_and_errors_are_located() {
+        let c = load("[policy.p]\n").unwrap();
+        let p = c.policy(Some("p")).unwrap();
+        assert_eq!(
+            (p.record(), p.record_mode()),
+            (RecordLevel::Full, RecordMode::Batched)
+        );
+        assert_eq!(c.recording.max_result_rows, 100);
+        assert_eq!(c.recording.max_result_bytes, 65536);
+        assert_eq!(c.recording.strict_timeout, Duration::from_secs(5));
+
+        let c = load(
+            "[recording]\nmax_result_rows = 3\nstrict_timeout = \"250ms\"\n\n[policy.p]\nrecord = \"statements\"\nrecord_mode = \"strict\"\n",
+        )
+        .unwrap();
+        let p = c.policy(Some("p")).unwrap();
+        assert_eq!(
+            (p.record(), p.record_mode()),
+            (RecordLevel::Statements, RecordMode::Strict)
+        );
+        assert_eq!(c.recording.max_result_rows, 3);
+        assert_eq!(c.recording.strict_timeout, Duration::from_millis(250));
+
+        let bad = load("[policy.p]\nrecord = \"all\"\n").unwrap_err();
+        assert_eq!(bad.line, 2, "{bad}");
+        assert!(bad.message.contains("full"), "{bad}");
+        let bad = load("[policy.p]\nrecord_mode = \"eventually\"\n").unwrap_err();
+        assert!(bad.message.contains("strict"), "{bad}");
+        let bad = load("[recording]\nstrict_timeout = \"0s\"\n").unwrap_err();
+        assert_eq!(
+            (bad.field.as_str(), bad.line),
+            ("recording.strict_timeout", 2)
+        );
+        let bad = load("[recording]\nmax_result_rows = -1\n").unwrap_err();
+        assert_eq!(bad.line, 2, "{bad}");
     }
 }

@@ -82,6 +82,61 @@ pub struct PolicyConfig {
     /// or block the statement.
     #[serde(default, skip_serializing_if = "is_default_unknown")]
     pub mask_unknown: UnknownLineage,
+    /// What sessions under this policy record per statement: `full`
+    /// (default), `statements` or `off`.
+    #[serde(default, skip_serializing_if = "RecordLevel::is_default")]
+    pub record: RecordLevel,
+    /// `batched` (default) or `strict`: hold each statement until its
+    /// request event is stored.
+    #[serde(default, skip_serializing_if = "RecordMode::is_default")]
+    pub record_mode: RecordMode,
+}
+
+/// How much of each statement a session records. Session open and close
+/// are recorded at every level: they are the audit trail of who connected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordLevel {
+    /// Request and response events, with the masked result rows (capped).
+    #[default]
+    Full,
+    /// Request and response events without result rows.
+    Statements,
+    /// No statement events.
+    Off,
+}
+
+impl RecordLevel {
+    fn is_default(&self) -> bool {
+        *self == RecordLevel::Full
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordLevel::Full => "full",
+            RecordLevel::Statements => "statements",
+            RecordLevel::Off => "off",
+        }
+    }
+}
+
+/// When a statement may go to the target relative to its request event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordMode {
+    /// Events are queued and written in batches; a crash can lose the last
+    /// few milliseconds of them.
+    #[default]
+    Batched,
+    /// A statement is sent only once its request event is committed; if the
+    /// store cannot confirm it in time the statement is refused.
+    Strict,
+}
+
+impl RecordMode {
+    fn is_default(&self) -> bool {
+        *self == RecordMode::Batched
+    }
 }
 
 fn is_default_unknown(u: &UnknownLineage) -> bool {

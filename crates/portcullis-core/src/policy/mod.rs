@@ -33,7 +33,7 @@ mod verdict;
 use sha2::{Digest, Sha256};
 
 pub use agent::{AgentLimits, AgentLimitsConfig};
-pub use config::{Action, Mode, PolicyConfig, RuleConfig, UnknownLineage};
+pub use config::{Action, Mode, PolicyConfig, RecordLevel, RecordMode, RuleConfig, UnknownLineage};
 pub use error::PolicyError;
 pub use preset::{PRESET_NAMES, PRESETS_VERSION};
 pub use review::{ReviewConfig, ReviewMode, ReviewSettings, WebhookConfig, WebhookFormat};
@@ -57,6 +57,8 @@ pub struct Policy {
     agent: AgentLimits,
     mask: Vec<portcullis_mask::MaskRuleConfig>,
     mask_unknown: UnknownLineage,
+    record: RecordLevel,
+    record_mode: RecordMode,
 }
 
 /// Key used only to validate `hash` rules at load time; the running gateway
@@ -144,6 +146,8 @@ impl Policy {
             agent: AgentLimits::compile(name, &config.agent)?,
             mask: config.mask.clone(),
             mask_unknown: config.mask_unknown,
+            record: config.record,
+            record_mode: config.record_mode,
         })
     }
 
@@ -172,6 +176,16 @@ impl Policy {
     /// Row, byte and time limits for agents (MCP) on this policy.
     pub fn agent_limits(&self) -> AgentLimits {
         self.agent
+    }
+
+    /// What sessions under this policy record per statement.
+    pub fn record(&self) -> RecordLevel {
+        self.record
+    }
+
+    /// Whether statements wait for their request event to be stored.
+    pub fn record_mode(&self) -> RecordMode {
+        self.record_mode
     }
 
     /// `enforce` or `observe`.

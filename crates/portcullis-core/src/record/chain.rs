@@ -55,6 +55,7 @@ pub fn link_all(events: Vec<Event>) -> Vec<ChainedEvent> {
             ChainedEvent {
                 event,
                 hash: hex::encode(prev),
+                json: None,
             }
         })
         .collect()
@@ -134,22 +135,37 @@ pub enum VerifyError {
 }
 
 /// One event as stored, with the hash recorded for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChainedEvent {
     pub event: Event,
     /// Hex SHA-256 link (see module docs).
     pub hash: String,
+    /// The event's canonical JSON when the recorder already rendered it to
+    /// hash it: the store keeps it as is instead of serializing again (the
+    /// recorder is on the hot path of every statement). Not exported, and
+    /// not part of equality: it is only a cache of `event`.
+    #[serde(skip)]
+    pub json: Option<String>,
+}
+
+impl PartialEq for ChainedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event && self.hash == other.hash
+    }
 }
 
 fn describe(e: &Event) -> String {
     match e {
         Event::Open(_) => "session open".into(),
         Event::Statement(s) => format!("statement {}", s.seq),
+        Event::Request(r) => format!("request {}", r.seq),
+        Event::Response(r) => format!("response {}", r.seq),
         Event::Close(_) => "session close".into(),
     }
 }
 
-/// Checks a session's events (open, statements in order, close) and, when
+/// Checks a session's events (open; statements, or requests in order each
+/// followed later by at most one response; close) and, when
 /// given, its seal against `public_key` (hex). Returns whether it is sealed.
 pub fn verify(
     session_id: &str,
@@ -159,6 +175,8 @@ pub fn verify(
 ) -> Result<bool, VerifyError> {
     let mut prev = GENESIS;
     let mut next_seq = 1u64;
+    // Requests still waiting for their response (pipelines keep several).
+    let mut open = std::collections::BTreeSet::new();
     for (index, c) in events.iter().enumerate() {
         let what = describe(&c.event);
         if c.event.session_id() != session_id {
@@ -185,6 +203,29 @@ pub fn verify(
                     });
                 }
                 next_seq += 1;
+            }
+            (Event::Request(r), _) => {
+                if r.seq != next_seq {
+                    return Err(VerifyError::Sequence {
+                        index,
+                        what,
+                        expected: next_seq,
+                        found: r.seq,
+                    });
+                }
+                open.insert(r.seq);
+                next_seq += 1;
+            }
+            (Event::Response(r), _) => {
+                if !open.remove(&r.seq) {
+                    return Err(VerifyError::Structure {
+                        index,
+                        message: format!(
+                            "response {} answers no request waiting for one (missing, duplicated or reordered)",
+                            r.seq
+                        ),
+                    });
+                }
             }
             (Event::Close(_), i) if i + 1 != events.len() => {
                 return Err(VerifyError::Structure {
@@ -264,6 +305,7 @@ mod tests {
                 rule: None,
                 observed: false,
                 review: None,
+                result: None,
             }));
         }
         v.push(Event::Close(SessionClose {
@@ -369,5 +411,88 @@ mod tests {
             matches!(verify("s", &good, None, &pk), Err(VerifyError::Seal(_))),
             "closed but unsealed"
         );
+    }
+
+    fn split_session() -> Vec<Event> {
+        use crate::record::{CapturedResult, ResultSet, StatementRequest, StatementResponse};
+        let mut v = session();
+        v.truncate(1);
+        let req = |seq| {
+            Event::Request(StatementRequest {
+                session_id: "s".into(),
+                seq,
+                started_at: 2,
+                text: format!("select {seq}"),
+                params: vec![Some("1".into()), None],
+                verdict: Some("allow".into()),
+                rule: None,
+                observed: false,
+                review: None,
+                refused: None,
+            })
+        };
+        let resp = |seq| {
+            Event::Response(StatementResponse {
+                session_id: "s".into(),
+                seq,
+                ended_at: 3,
+                duration_us: 1,
+                status: StatementStatus::Ok,
+                rows: Some(1),
+                bytes: 11,
+                error: None,
+                review: None,
+                result: Some(CapturedResult {
+                    sets: vec![ResultSet {
+                        columns: vec!["email".into()],
+                        rows: vec![vec![Some("j***@example.com".into())]],
+                    }],
+                    truncated: false,
+                }),
+            })
+        };
+        // A pipeline: two requests before the first response.
+        v.extend([req(1), req(2), resp(1), resp(2), req(3)]);
+        v.push(Event::Close(SessionClose {
+            session_id: "s".into(),
+            ended_at: 9,
+            reason: "client-quit".into(),
+            detail: None,
+        }));
+        v
+    }
+
+    #[test]
+    fn requests_and_responses_verify_and_their_tampering_is_found() {
+        let s = signer();
+        let good = chain(split_session());
+        let last: Hash = hex::decode(&good.last().unwrap().hash)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let seal = s.seal("s", &last);
+        let pk = s.public_key_hex();
+        assert_eq!(verify("s", &good, Some(&seal), &pk), Ok(true));
+
+        let mut rows = good.clone();
+        if let Event::Response(r) = &mut rows[3].event {
+            r.result.as_mut().unwrap().sets[0].rows[0][0] = Some("jane@example.com".into());
+        }
+        assert!(matches!(
+            verify("s", &rows, Some(&seal), &pk),
+            Err(VerifyError::Hash { index: 3, .. })
+        ));
+
+        // A response whose request is gone, and one answered twice.
+        let mut orphan = chain(split_session());
+        orphan.remove(1);
+        assert!(verify("s", &orphan, Some(&seal), &pk).is_err());
+        let mut events = split_session();
+        let dup = events[3].clone();
+        events.insert(4, dup);
+        assert!(matches!(
+            verify("s", &chain(events), None, &pk),
+            Err(VerifyError::Structure { index: 4, .. })
+        ));
     }
 }

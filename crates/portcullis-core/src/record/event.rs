@@ -10,7 +10,13 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     Open(SessionOpen),
+    /// A statement recorded whole at completion: what gateways before
+    /// separate request and response events wrote. Still read and verified.
     Statement(StatementRecord),
+    /// A statement sent to the target, or refused by the gateway.
+    Request(StatementRequest),
+    /// How a requested statement ended, with its masked result rows.
+    Response(StatementResponse),
     Close(SessionClose),
 }
 
@@ -19,6 +25,8 @@ impl Event {
         match self {
             Event::Open(e) => &e.session_id,
             Event::Statement(e) => &e.session_id,
+            Event::Request(e) => &e.session_id,
+            Event::Response(e) => &e.session_id,
             Event::Close(e) => &e.session_id,
         }
     }
@@ -106,6 +114,109 @@ pub struct StatementRecord {
     /// The review that held the statement (and, if it ran, approved it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<u64>,
+    /// Masked result rows (read back from a response event; never part of
+    /// a legacy statement event, so old hashes are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<CapturedResult>,
+}
+
+impl StatementRecord {
+    /// The statement as `sessions show` and `replay` see it: the request,
+    /// completed by its response when there is one (a request without a
+    /// response is a statement the session ended in the middle of).
+    pub fn from_parts(req: &StatementRequest, resp: Option<&StatementResponse>) -> Self {
+        StatementRecord {
+            session_id: req.session_id.clone(),
+            seq: req.seq,
+            text: req.text.clone(),
+            started_at: req.started_at,
+            duration_us: resp.map_or(0, |r| r.duration_us),
+            rows: resp.and_then(|r| r.rows),
+            status: resp.map_or(StatementStatus::Interrupted, |r| r.status),
+            error: resp
+                .and_then(|r| r.error.clone())
+                .or_else(|| req.refused.clone()),
+            verdict: req.verdict.clone(),
+            rule: req.rule.clone(),
+            observed: req.observed,
+            review: req.review,
+            result: resp.and_then(|r| r.result.clone()),
+        }
+    }
+}
+
+/// A statement on its way to the target (or refused), recorded before its
+/// bytes are sent: in strict mode the gateway waits until it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementRequest {
+    pub session_id: String,
+    /// 1-based position in the session; its response carries the same.
+    pub seq: u64,
+    pub started_at: i64,
+    /// Statement text, scrubbed by the policy's masking detectors.
+    pub text: String,
+    /// Bind parameters (extended protocol): text values scrubbed like the
+    /// statement text, binary values as `<binary N bytes>`, NULL as null.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<Option<String>>,
+    /// The guardrail verdict (`allow`, `block`, `review`); `None` on an
+    /// unguarded connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<u64>,
+    /// Why the gateway refused it (then it never reaches the target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// How a statement ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementResponse {
+    pub session_id: String,
+    pub seq: u64,
+    pub ended_at: i64,
+    pub duration_us: i64,
+    pub status: StatementStatus,
+    /// Rows affected (DML) or returned (SELECT), when the target said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// Bytes of result rows (DataRow frames) sent to the client.
+    #[serde(default)]
+    pub bytes: u64,
+    /// `SQLSTATE: message` of an error, or why the statement was stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The review that approved it (so the review records its outcome).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<u64>,
+    /// The result rows as the client received them (masked), up to the
+    /// recording caps; only with `record = "full"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<CapturedResult>,
+}
+
+/// Result rows captured from the wire after masking, bounded by the caps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapturedResult {
+    /// One entry per result set (a simple query may return several).
+    pub sets: Vec<ResultSet>,
+    /// True when rows were left out: more than the caps allow, or a row
+    /// too large to inspect in one piece.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// Column names and rows of one result set. Values are the text the client
+/// received; binary-format values are hex (`\x...`), NULL is null.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultSet {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -29,19 +29,30 @@ const GATHER: Duration = Duration::from_millis(20);
 enum Msg {
     Event(Box<Event>),
     Flush(oneshot::Sender<()>),
+    /// An audit entry written in order with events, once the store takes
+    /// writes again (a recording outage is audited when it is over).
+    Audit(Box<AuditEntry>),
 }
 
 #[derive(Debug, Error)]
 pub enum RecordError {
     #[error("the recorder has stopped; nothing more can be recorded")]
     Stopped,
+    #[error("the state store did not confirm the write within {0:?}")]
+    Timeout(Duration),
 }
 
-/// Counters an operator can read to see that recording keeps up.
+/// Counters an operator can read to see that recording keeps up
+/// (exported at `GET /metrics`).
 #[derive(Debug, Default)]
 pub struct RecorderStats {
+    /// Events committed to the store.
     pub written: AtomicU64,
+    /// Failed attempts to write a batch (each is retried).
     pub write_failures: AtomicU64,
+    /// Statements refused in strict mode because their request event could
+    /// not be stored in time.
+    pub strict_refusals: AtomicU64,
 }
 
 /// Cheap to clone; one per session.
@@ -49,6 +60,7 @@ pub struct RecorderStats {
 pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     stats: Arc<RecorderStats>,
+    capacity: usize,
 }
 
 /// The writer thread; [`RecorderThread::finish`] drains the queue and joins it.
@@ -70,7 +82,14 @@ impl Recorder {
         let handle = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || run(store, rx, thread_stats, signer))?;
-        Ok((Recorder { tx, stats }, RecorderThread { handle }))
+        Ok((
+            Recorder {
+                tx,
+                stats,
+                capacity: capacity.max(1),
+            },
+            RecorderThread { handle },
+        ))
     }
 
     /// Queues an event, waiting while the queue is full (back-pressure).
@@ -91,8 +110,46 @@ impl Recorder {
         wait.await.map_err(|_| RecordError::Stopped)
     }
 
+    /// Queues `event` and returns once the batch holding it is committed,
+    /// or fails after `timeout` (strict mode: the statement then does not run).
+    pub async fn record_durable(&self, event: Event, timeout: Duration) -> Result<(), RecordError> {
+        self.durable(std::iter::once(event), timeout).await
+    }
+
+    /// [`Recorder::record_durable`] for several events: one wait for all.
+    /// The writer commits in queue order, so the last confirmation covers
+    /// everything queued before it.
+    pub async fn durable(
+        &self,
+        events: impl IntoIterator<Item = Event>,
+        timeout: Duration,
+    ) -> Result<(), RecordError> {
+        let work = async {
+            for e in events {
+                self.record(e).await?;
+            }
+            self.flush().await
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| RecordError::Timeout(timeout))?
+    }
+
+    /// Queues an audit entry, written after the events queued before it.
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), RecordError> {
+        self.tx
+            .send(Msg::Audit(Box::new(entry)))
+            .await
+            .map_err(|_| RecordError::Stopped)
+    }
+
     pub fn stats(&self) -> &RecorderStats {
         &self.stats
+    }
+
+    /// Events and requests waiting in the queue right now.
+    pub fn queue_depth(&self) -> usize {
+        self.capacity.saturating_sub(self.tx.capacity())
     }
 }
 
@@ -115,21 +172,38 @@ struct Chainer {
 
 impl Chainer {
     fn chain(&mut self, event: Event, seals: &mut Vec<(String, Seal)>) -> ChainedEvent {
-        let id = event.session_id().to_string();
+        let id = event.session_id();
         let prev = match &event {
             Event::Open(_) => chain::GENESIS,
-            _ => self.last.get(&id).copied().unwrap_or(chain::GENESIS),
+            _ => self.last.get(id).copied().unwrap_or(chain::GENESIS),
         };
         let hash = chain::link_with(&mut self.scratch, &prev, &event);
-        if matches!(event, Event::Close(_)) {
-            self.last.remove(&id);
-            seals.push((id.clone(), self.signer.seal(&id, &hash)));
-        } else {
-            self.last.insert(id, hash);
+        match &event {
+            Event::Close(_) => {
+                self.last.remove(id);
+                seals.push((id.to_string(), self.signer.seal(id, &hash)));
+            }
+            Event::Open(_) => {
+                self.last.insert(id.to_string(), hash);
+            }
+            // The hot path: no allocation for the session id.
+            _ => match self.last.get_mut(id) {
+                Some(last) => *last = hash,
+                None => {
+                    self.last.insert(id.to_string(), hash);
+                }
+            },
         }
+        // Statement events are stored as their JSON: hand over what was
+        // just rendered for the hash.
+        let json = match event {
+            Event::Request(_) | Event::Response(_) => String::from_utf8(self.scratch.clone()).ok(),
+            _ => None,
+        };
         ChainedEvent {
             event,
             hash: hex::encode(hash),
+            json,
         }
     }
 }
@@ -149,11 +223,12 @@ fn run(
     let mut chained: Vec<ChainedEvent> = Vec::with_capacity(BATCH);
     let mut seals: Vec<(String, Seal)> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut audits: Vec<AuditEntry> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        take(first, &mut batch, &mut waiters);
+        take(first, &mut batch, &mut waiters, &mut audits);
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(m) => take(m, &mut batch, &mut waiters),
+                Ok(m) => take(m, &mut batch, &mut waiters, &mut audits),
                 Err(_) => break,
             }
         }
@@ -162,6 +237,9 @@ fn run(
             chained.push(chainer.chain(e, &mut seals));
         }
         write(store.as_ref(), &chained, &seals, &stats);
+        for entry in audits.drain(..) {
+            write_audit(store.as_ref(), &entry, &stats);
+        }
         chained.clear();
         seals.clear();
         for w in waiters.drain(..) {
@@ -174,10 +252,33 @@ fn run(
     }
 }
 
-fn take(m: Msg, batch: &mut Vec<Event>, waiters: &mut Vec<oneshot::Sender<()>>) {
+fn take(
+    m: Msg,
+    batch: &mut Vec<Event>,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+    audits: &mut Vec<AuditEntry>,
+) {
     match m {
         Msg::Event(e) => batch.push(*e),
         Msg::Flush(w) => waiters.push(w),
+        Msg::Audit(a) => audits.push(*a),
+    }
+}
+
+/// Writes one queued audit entry, retrying like events: the audit log must
+/// not lose the record of an outage because the outage is still going on.
+fn write_audit(store: &dyn Store, entry: &AuditEntry, stats: &RecorderStats) {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match store.audit(entry) {
+            Ok(()) => return,
+            Err(e) => {
+                stats.write_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, action = %entry.action, "audit write failed; retrying");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
     }
 }
 

@@ -11,3 +11,5 @@ pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 pub const INTERNAL_ERROR: &str = "XX000";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
+/// `io_error`: the recording store could not confirm a strict-mode request.
+pub const IO_ERROR: &str = "58030";

@@ -12,6 +12,7 @@ mod login;
 mod mask_check;
 mod mcp;
 mod policy;
+mod replay;
 mod review;
 mod serve;
 mod sessions;

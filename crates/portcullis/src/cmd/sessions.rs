@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use portcullis_core::record::SessionFilter;
 use portcullis_core::record::chain::{self, ChainedEvent, Seal, VerifyError};
-use portcullis_core::record::{SessionFilter, SessionSummary, StatementRecord, StatementStatus};
 use portcullis_core::time::{format_micros, now_micros};
 
 use super::{load_config, open_store};
@@ -107,7 +107,7 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
             let Some(session) = store.session(&id)? else {
                 bail!("no session with id {id:?}");
             };
-            replay(&session, &store.statements(&id)?, speed);
+            super::replay::replay(&session, &store.statements(&id)?, speed);
         }
         SessionsCommand::Export { id } => {
             let Some((events, seal)) = store.session_chain(&id)? else {
@@ -238,70 +238,6 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
 
 fn ago(d: humantime::Duration) -> i64 {
     now_micros().saturating_sub(d.as_micros().min(i64::MAX as u128) as i64)
-}
-
-/// Prints the exchange in order, like a psql transcript, optionally with
-/// the original pauses (divided by `speed`).
-fn replay(session: &SessionSummary, statements: &[StatementRecord], speed: Option<f64>) {
-    use std::io::Write;
-    let o = &session.open;
-    println!(
-        "-- session {} by {} ({}) on {} from {}, {}",
-        o.session_id,
-        o.identity,
-        o.auth_method,
-        o.connection,
-        o.client_addr,
-        format_micros(o.started_at)
-    );
-    let mut previous = o.started_at;
-    for s in statements {
-        if let Some(speed) = speed.filter(|s| *s > 0.0) {
-            let gap = (s.started_at - previous).max(0) as f64 / speed;
-            std::thread::sleep(std::time::Duration::from_micros(gap.min(60e6) as u64));
-        }
-        previous = s.started_at;
-        let offset = (s.started_at - o.started_at) as f64 / 1e6;
-        println!("[+{offset:.3}s] {}=> {}", o.connection, s.text.trim_end());
-        let took = format!("{:.3} ms", s.duration_us as f64 / 1000.0);
-        let outcome = match s.status {
-            StatementStatus::Ok => match s.rows {
-                Some(1) => format!("(1 row, {took})"),
-                Some(n) => format!("({n} rows, {took})"),
-                None => format!("(ok, {took})"),
-            },
-            StatementStatus::Blocked => format!(
-                "BLOCKED ({}{}): {}",
-                s.verdict.as_deref().unwrap_or("block"),
-                s.rule
-                    .as_deref()
-                    .map(|r| format!(", rule {r}"))
-                    .unwrap_or_default(),
-                s.error.as_deref().unwrap_or("")
-            ),
-            StatementStatus::Error => {
-                format!("ERROR: {} ({took})", s.error.as_deref().unwrap_or(""))
-            }
-            StatementStatus::Skipped => {
-                "(skipped: an earlier statement in the pipeline failed)".into()
-            }
-            StatementStatus::Interrupted => {
-                "(interrupted: the session ended before it finished)".into()
-            }
-        };
-        println!("          {outcome}");
-        if s.observed {
-            println!(
-                "          observe mode: rule {} would have stopped it",
-                s.rule.as_deref().unwrap_or("?")
-            );
-        }
-        let _ = std::io::stdout().flush();
-    }
-    match (&session.ended_at, &session.reason) {
-        (Some(e), Some(r)) => println!("-- session closed {} ({r})", format_micros(*e)),
-        _ => println!("-- session still open"),
-    }
 }
 
 fn one_line(s: &str) -> String {

@@ -1,0 +1,102 @@
+//! `portcullis sessions replay`: a recorded session as a psql-like
+//! transcript, with the masked result rows the client received.
+
+use portcullis_core::record::{CapturedResult, SessionSummary, StatementRecord, StatementStatus};
+use portcullis_core::time::format_micros;
+
+use crate::table;
+
+/// Indentation of everything printed under a statement.
+const INDENT: &str = "          ";
+
+/// Prints the exchange in order, like a psql transcript, optionally with
+/// the original pauses (divided by `speed`).
+pub fn replay(session: &SessionSummary, statements: &[StatementRecord], speed: Option<f64>) {
+    use std::io::Write;
+    let o = &session.open;
+    println!(
+        "-- session {} by {} ({}) on {} from {}, {}",
+        o.session_id,
+        o.identity,
+        o.auth_method,
+        o.connection,
+        o.client_addr,
+        format_micros(o.started_at)
+    );
+    let mut previous = o.started_at;
+    for s in statements {
+        if let Some(speed) = speed.filter(|s| *s > 0.0) {
+            let gap = (s.started_at - previous).max(0) as f64 / speed;
+            std::thread::sleep(std::time::Duration::from_micros(gap.min(60e6) as u64));
+        }
+        previous = s.started_at;
+        let offset = (s.started_at - o.started_at) as f64 / 1e6;
+        println!("[+{offset:.3}s] {}=> {}", o.connection, s.text.trim_end());
+        let took = format!("{:.3} ms", s.duration_us as f64 / 1000.0);
+        let outcome = match s.status {
+            StatementStatus::Ok => match s.rows {
+                Some(1) => format!("(1 row, {took})"),
+                Some(n) => format!("({n} rows, {took})"),
+                None => format!("(ok, {took})"),
+            },
+            StatementStatus::Blocked => format!(
+                "BLOCKED ({}{}): {}",
+                s.verdict.as_deref().unwrap_or("block"),
+                s.rule
+                    .as_deref()
+                    .map(|r| format!(", rule {r}"))
+                    .unwrap_or_default(),
+                s.error.as_deref().unwrap_or("")
+            ),
+            StatementStatus::Error => {
+                format!("ERROR: {} ({took})", s.error.as_deref().unwrap_or(""))
+            }
+            StatementStatus::Skipped => {
+                "(skipped: an earlier statement in the pipeline failed)".into()
+            }
+            StatementStatus::Interrupted => {
+                "(interrupted: the session ended before it finished)".into()
+            }
+        };
+        println!("{INDENT}{outcome}");
+        if let Some(result) = &s.result {
+            print_result(result);
+        }
+        if s.observed {
+            println!(
+                "          observe mode: rule {} would have stopped it",
+                s.rule.as_deref().unwrap_or("?")
+            );
+        }
+        let _ = std::io::stdout().flush();
+    }
+    match (&session.ended_at, &session.reason) {
+        (Some(e), Some(r)) => println!("-- session closed {} ({r})", format_micros(*e)),
+        _ => println!("-- session still open"),
+    }
+}
+
+/// Prints each captured result set as a table under the statement; NULL
+/// prints as an empty cell, as in psql.
+fn print_result(result: &CapturedResult) {
+    for set in &result.sets {
+        let headers: Vec<&str> = set.columns.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = set
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|v| v.clone().unwrap_or_default()).collect())
+            .collect();
+        let rendered = table::render(&headers, &rows);
+        let mut lines = rendered.lines();
+        if let Some(header) = lines.next() {
+            println!("{INDENT}{header}");
+            println!("{INDENT}{}", "-".repeat(header.chars().count().max(1)));
+        }
+        for line in lines {
+            println!("{INDENT}{line}");
+        }
+    }
+    if result.truncated {
+        println!("{INDENT}(result truncated: more rows than the recording keeps)");
+    }
+}
