@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use portcullis_core::config::RecordingLimits;
-use portcullis_core::policy::{Action, RecordLevel, Verdict};
+use portcullis_core::policy::{Action, Classified, RecordLevel, Verdict};
 use portcullis_core::record::{Event, StatementRequest, StatementResponse, StatementStatus};
 use portcullis_core::time::now_micros;
 
@@ -29,6 +29,8 @@ pub struct Judged {
     pub observed: bool,
     /// The review that held (and, if it ran, approved) the statement.
     pub review: Option<u64>,
+    /// What the guard classified it as.
+    pub classified: Option<Arc<Classified>>,
 }
 
 impl From<&Verdict> for Judged {
@@ -38,6 +40,7 @@ impl From<&Verdict> for Judged {
             rule: v.rule.clone(),
             observed: v.observed,
             review: None,
+            classified: v.classified.clone(),
         }
     }
 }
@@ -233,6 +236,7 @@ impl Tracker {
                 rule: j.and_then(|j| j.rule.clone()),
                 observed: j.is_some_and(|j| j.observed),
                 review: j.and_then(|j| j.review),
+                classified: j.and_then(|j| j.classified.clone()),
                 refused: refused.clone(),
             }));
         }

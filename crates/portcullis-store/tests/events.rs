@@ -22,6 +22,11 @@ fn session(id: &str, ended_at: i64) -> Vec<Event> {
             rule: refused.map(|_| "no-destructive/drop".into()),
             observed: false,
             review: None,
+            classified: Some(std::sync::Arc::new(portcullis_core::policy::Classified {
+                commands: vec!["SELECT".into()],
+                classes: vec!["read".into()],
+                tables: vec!["public.t".into()],
+            })),
             refused: refused.map(str::to_string),
         })
     };

@@ -256,6 +256,26 @@ async fn a_session_records_what_happened_with_masked_rows_and_verifies() {
     assert_eq!(ev(3)["rule"], "no-destructive/drop");
     assert!(ev(3)["refused"].is_string());
     assert_eq!(ev(4)["status"], "blocked");
+    // What the guard classified each request as.
+    assert_eq!(
+        ev(1)["classified"]["commands"],
+        serde_json::json!(["SELECT"])
+    );
+    assert_eq!(ev(1)["classified"]["classes"], serde_json::json!(["read"]));
+    assert_eq!(
+        ev(3)["classified"]["commands"],
+        serde_json::json!(["DROP TABLE"]),
+        "{}",
+        ev(3)
+    );
+    assert_eq!(
+        ev(3)["classified"]["tables"],
+        serde_json::json!([format!("public.{t}")])
+    );
+    assert_eq!(
+        ev(5)["classified"]["commands"],
+        serde_json::json!(["DELETE"])
+    );
 
     // Held for review, then run under the approval.
     assert_eq!(ev(5)["verdict"], "review");

@@ -30,6 +30,8 @@ mod review;
 mod rule;
 mod verdict;
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 pub use agent::{AgentLimits, AgentLimitsConfig};
@@ -37,7 +39,7 @@ pub use config::{Action, Mode, PolicyConfig, RecordLevel, RecordMode, RuleConfig
 pub use error::PolicyError;
 pub use preset::{PRESET_NAMES, PRESETS_VERSION};
 pub use review::{ReviewConfig, ReviewMode, ReviewSettings, WebhookConfig, WebhookFormat};
-pub use verdict::{Subject, Verdict};
+pub use verdict::{Classified, Subject, Verdict};
 
 use crate::statement::StatementInfo;
 use rule::Rule;
@@ -231,8 +233,9 @@ impl Policy {
                 worst = Some(verdict);
             }
         }
-        let verdict =
+        let mut verdict =
             worst.unwrap_or_else(|| self.verdict(Action::Allow, None, "no statement".into(), None));
+        verdict.classified = Some(Arc::new(Classified::of(statements)));
         self.apply_mode(verdict)
     }
 
@@ -331,6 +334,7 @@ impl Policy {
             observed: false,
             observed_action: None,
             statement: None,
+            classified: None,
         }
     }
 

@@ -1,8 +1,46 @@
 //! The outcome of judging statements, and who they were judged for.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::config::Action;
+use crate::statement::StatementInfo;
+
+/// What a request was classified as, kept with its verdict so recordings
+/// say what ran (commands, classes of effect, tables), not only whether it
+/// was allowed. Shared: a session's verdicts are cached and cloned per
+/// statement.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classified {
+    /// Each statement's command, `DROP TABLE`, `UPDATE`, ... in order.
+    pub commands: Vec<String>,
+    /// Every class of effect found, sorted: `read`, `write`, `ddl`, ...
+    pub classes: Vec<String>,
+    /// Tables read or written, schema-qualified, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+}
+
+impl Classified {
+    pub fn of(statements: &[StatementInfo]) -> Classified {
+        let mut classes: Vec<String> = Vec::new();
+        let mut tables: Vec<String> = Vec::new();
+        for s in statements {
+            classes.extend(s.classes.iter().map(|c| c.as_str().to_string()));
+            tables.extend(s.tables_read.iter().chain(&s.tables_written).cloned());
+        }
+        classes.sort();
+        classes.dedup();
+        tables.sort();
+        tables.dedup();
+        Classified {
+            commands: statements.iter().map(StatementInfo::full_command).collect(),
+            classes,
+            tables,
+        }
+    }
+}
 
 /// Who sends the statement: rules can be narrowed to identities and groups.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +84,9 @@ pub struct Verdict {
     pub observed_action: Option<Action>,
     /// Index of the statement (in a multi-statement request) that decided it.
     pub statement: Option<usize>,
+    /// What was judged; `None` when the text could not be classified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classified: Option<Arc<Classified>>,
 }
 
 impl Verdict {

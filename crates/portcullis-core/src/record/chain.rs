@@ -428,6 +428,11 @@ mod tests {
                 rule: None,
                 observed: false,
                 review: None,
+                classified: Some(std::sync::Arc::new(crate::policy::Classified {
+                    commands: vec!["SELECT".into()],
+                    classes: vec!["read".into()],
+                    tables: vec![],
+                })),
                 refused: None,
             })
         };

@@ -169,6 +169,10 @@ pub struct StatementRequest {
     pub observed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<u64>,
+    /// What the guard classified it as (commands, classes, tables); absent
+    /// on an unguarded connection, where nothing is parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classified: Option<std::sync::Arc<crate::policy::Classified>>,
     /// Why the gateway refused it (then it never reaches the target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
