@@ -315,7 +315,10 @@ async fn login_runs_the_device_flow_and_connect_prints_a_usable_string() {
     let status = tokio::task::spawn_blocking(move || login.wait().unwrap())
         .await
         .unwrap();
-    transcript.extend(rx.try_iter());
+    // Everything it printed: the reader ends when the process's stderr closes.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        transcript.push(line);
+    }
     assert!(status.success(), "{transcript:?}");
     assert!(
         transcript
