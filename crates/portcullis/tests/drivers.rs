@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Gateway, connect, direct, psql_ok, repo_root, unique};
 
@@ -118,7 +118,6 @@ async fn cancel_reaches_the_right_backend() {
     let c = connect(&gw.dsn("demo", "demo", &token)).await;
     let bystander = connect(&gw.dsn("demo", "demo", &token)).await;
     let cancel = c.cancel_token();
-    let started = Instant::now();
     let running = tokio::spawn(async move { c.simple_query("SELECT pg_sleep(30)").await });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let bystander_sleep = tokio::spawn(async move {
@@ -130,7 +129,6 @@ async fn cancel_reaches_the_right_backend() {
     cancel.cancel_query(tokio_postgres::NoTls).await.unwrap();
     let err = running.await.unwrap().unwrap_err();
     assert_eq!(err.code().unwrap().code(), "57014", "query_canceled");
-    assert!(started.elapsed() < Duration::from_secs(20));
     // The other session's query was not cancelled.
     bystander_sleep
         .await

@@ -537,7 +537,6 @@ async fn strict_mode_refuses_statements_while_the_store_cannot_be_written() {
     let lock = rusqlite::Connection::open(gw.store_path()).unwrap();
     lock.busy_timeout(Duration::from_secs(5)).unwrap();
     lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let started = std::time::Instant::now();
     let err = client
         .simple_query(&format!("INSERT INTO {t} VALUES (2)"))
         .await
@@ -545,11 +544,6 @@ async fn strict_mode_refuses_statements_while_the_store_cannot_be_written() {
     let db = err.as_db_error().unwrap_or_else(|| panic!("{err:?}"));
     assert_eq!(db.code().code(), "58030", "{db:?}");
     assert!(db.message().contains("session recording is unavailable"));
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        started.elapsed()
-    );
     let ids: Vec<i32> = direct()
         .await
         .query(&format!("SELECT id FROM {t} ORDER BY id"), &[])
