@@ -58,19 +58,17 @@ fn bad_tokens_get_28p01_without_revealing_why() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(refused(&gw, "demo", "demo", &short).0, "28P01");
 
-    // Every failure was logged with its real reason, for the operator.
-    let logs = gw.logs();
+    // Every failure was logged with its real reason, for the operator (the
+    // log is read from the gateway's stderr as it comes).
     for why in [
         "wrong token secret",
         "malformed token",
         "token revoked",
         "token expired",
-        "unknown token",
     ] {
-        assert!(
-            logs.contains(why) || why == "unknown token",
-            "log lacks {why:?}"
-        );
+        gw.eventually(&format!("the log to say {why:?}"), || {
+            gw.logs().contains(why)
+        });
     }
 }
 
@@ -180,11 +178,9 @@ fn oversized_and_malformed_frames_end_only_that_session() {
         reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"42")),
         "bystander session still works"
     );
-    let logs = gw.logs();
-    assert!(
-        logs.contains("protocol-error"),
-        "sessions closed as protocol errors:\n{logs}"
-    );
+    gw.eventually("sessions closed as protocol errors", || {
+        gw.logs().contains("protocol-error")
+    });
 }
 
 #[test]
