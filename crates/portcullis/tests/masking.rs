@@ -568,63 +568,27 @@ async fn bypass_corpus_yields_no_plaintext() {
     assert!(masked > refused, "masked {masked}, refused {refused}");
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_1_gib_masked_result_streams_row_by_row_with_flat_memory() {
-    use std::io::Read;
     let gw = gateway();
     let token = gw.token("demo");
     let mut c = common::raw::RawConn::connect(gw.port(), "demo", "cols", Some(&token)).unwrap();
     c.query("SELECT 1");
-    let before = status_kib(gw.pid(), "VmRSS:");
+    let before = common::status_kib(gw.pid(), "VmRSS:");
     // Every row has a masked column (by name), so every row is decoded and rewritten.
     c.send(&common::raw::query_frame(
         "SELECT 'jane@example.com'::text AS secret_mail, repeat('x', 1024) FROM generate_series(1, 1048576)",
     ));
-    let mut total: u64 = 0;
     let mut rows: u64 = 0;
     let mut masked: u64 = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut tail: Vec<u8> = Vec::new();
-    loop {
-        let n = c.stream.read(&mut buf).unwrap();
-        assert!(n > 0, "connection closed early");
-        total += n as u64;
-        tail.extend_from_slice(&buf[..n]);
-        let mut at = 0;
-        while tail.len() - at >= 5 {
-            let len = u32::from_be_bytes([tail[at + 1], tail[at + 2], tail[at + 3], tail[at + 4]])
-                as usize;
-            if tail.len() - at < len + 1 {
-                break;
-            }
-            if tail[at] == b'D' {
-                rows += 1;
-                // First field: length 10, "[REDACTED]".
-                if tail[at + 7..at + 11] == [0, 0, 0, 10]
-                    && &tail[at + 11..at + 21] == b"[REDACTED]"
-                {
-                    masked += 1;
-                }
-            }
-            at += len + 1;
+    let total = common::raw::drain_result(&mut c.stream, |row| {
+        rows += 1;
+        // First field: length 10, "[REDACTED]".
+        if row[7..11] == [0, 0, 0, 10] && &row[11..21] == b"[REDACTED]" {
+            masked += 1;
         }
-        let done = at >= 6 && tail[..at].ends_with(&[b'Z', 0, 0, 0, 5, b'I']);
-        tail.drain(..at);
-        if done && tail.is_empty() {
-            break;
-        }
-    }
-    let peak = status_kib(gw.pid(), "VmHWM:");
+    });
+    let peak = common::status_kib(gw.pid(), "VmHWM:");
     assert_eq!(rows, 1_048_576);
     assert_eq!(masked, rows, "every row masked");
     assert!(total > 1 << 30, "streamed {total} bytes");

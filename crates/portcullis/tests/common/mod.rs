@@ -372,3 +372,14 @@ pub fn signal_pid(pid: u32, sig: &str) {
         .arg(pid.to_string())
         .status();
 }
+
+/// A `/proc/PID/status` field in KiB (`VmRSS:`, `VmHWM:`), to watch memory.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}

@@ -130,3 +130,34 @@ impl RawConn {
         self.stream.write_all(bytes).unwrap();
     }
 }
+
+/// Reads a result to its ReadyForQuery without keeping it, handing each
+/// DataRow frame (tag and length included) to `on_row`; the bytes read.
+pub fn drain_result(stream: &mut TcpStream, mut on_row: impl FnMut(&[u8])) -> u64 {
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed early");
+        total += n as u64;
+        tail.extend_from_slice(&buf[..n]);
+        let mut at = 0;
+        while tail.len() - at >= 5 {
+            let len = u32::from_be_bytes([tail[at + 1], tail[at + 2], tail[at + 3], tail[at + 4]])
+                as usize;
+            if tail.len() - at < len + 1 {
+                break;
+            }
+            if tail[at] == b'D' {
+                on_row(&tail[at..at + len + 1]);
+            }
+            at += len + 1;
+        }
+        let done = at >= 6 && tail[..at].ends_with(&[b'Z', 0, 0, 0, 5, b'I']);
+        tail.drain(..at);
+        if done && tail.is_empty() {
+            return total;
+        }
+    }
+}
