@@ -321,6 +321,14 @@ mod tests {
         link_all(events)
     }
 
+    /// The hash a seal covers: the last event's.
+    fn last_hash(chain: &[ChainedEvent]) -> Hash {
+        hex::decode(&chain.last().unwrap().hash)
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
+
     fn signer() -> Signer {
         Signer::from_seed(&[7u8; 32]).unwrap()
     }
@@ -329,10 +337,7 @@ mod tests {
     fn an_untouched_session_verifies() {
         let s = signer();
         let c = chain(session());
-        let last: Hash = hex::decode(&c.last().unwrap().hash)
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let last = last_hash(&c);
         let seal = s.seal("s", &last);
         assert_eq!(verify("s", &c, Some(&seal), &s.public_key_hex()), Ok(true));
         // An open session (no close yet) verifies unsealed.
@@ -343,10 +348,7 @@ mod tests {
     fn every_kind_of_tampering_is_found_and_located() {
         let s = signer();
         let good = chain(session());
-        let last: Hash = hex::decode(&good.last().unwrap().hash)
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let last = last_hash(&good);
         let seal = s.seal("s", &last);
         let pk = s.public_key_hex();
 
@@ -471,10 +473,7 @@ mod tests {
     fn requests_and_responses_verify_and_their_tampering_is_found() {
         let s = signer();
         let good = chain(split_session());
-        let last: Hash = hex::decode(&good.last().unwrap().hash)
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let last = last_hash(&good);
         let seal = s.seal("s", &last);
         let pk = s.public_key_hex();
         assert_eq!(verify("s", &good, Some(&seal), &pk), Ok(true));
