@@ -15,6 +15,7 @@ pub mod policy;
 pub mod random;
 pub mod ratelimit;
 pub mod record;
+pub mod request;
 pub mod review;
 pub mod secret;
 pub mod statement;

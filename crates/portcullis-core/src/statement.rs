@@ -23,10 +23,15 @@ pub enum StatementClass {
     Session,
     /// Changes data (INSERT, UPDATE, DELETE, MERGE, COPY FROM, nextval, ...).
     Write,
+    /// Opens connections to other hosts (SSH `curl`, `nc`, forwarding).
+    Network,
     /// Changes the schema (CREATE, ALTER, DROP, COMMENT, ...).
     Ddl,
     /// Changes privileges or roles (GRANT, REVOKE, CREATE ROLE, ALTER ROLE, ...).
     Dcl,
+    /// Destroys data or objects in a way a guardrail should stop by default
+    /// (shell: recursive removal, `mkfs`; Kubernetes: deleting namespaces).
+    Destructive,
     /// Acts on the server as a whole (VACUUM, CHECKPOINT, ALTER SYSTEM,
     /// pg_terminate_backend, server-side files, ...).
     Admin,
@@ -37,13 +42,15 @@ pub enum StatementClass {
 
 impl StatementClass {
     /// Every class, in increasing order of significance.
-    pub const ALL: [StatementClass; 8] = [
+    pub const ALL: [StatementClass; 10] = [
         StatementClass::Read,
         StatementClass::Transaction,
         StatementClass::Session,
         StatementClass::Write,
+        StatementClass::Network,
         StatementClass::Ddl,
         StatementClass::Dcl,
+        StatementClass::Destructive,
         StatementClass::Admin,
         StatementClass::Opaque,
     ];
@@ -55,8 +62,10 @@ impl StatementClass {
             StatementClass::Transaction => "transaction",
             StatementClass::Session => "session",
             StatementClass::Write => "write",
+            StatementClass::Network => "network",
             StatementClass::Ddl => "ddl",
             StatementClass::Dcl => "dcl",
+            StatementClass::Destructive => "destructive",
             StatementClass::Admin => "admin",
             StatementClass::Opaque => "opaque",
         }
@@ -116,11 +125,39 @@ pub enum Fact {
     DropColumn,
     /// `SELECT ... FOR UPDATE/SHARE`: takes row locks.
     LockingRead,
+    /// Shell: removes recursively (`rm -r`, `find -delete`, `shred` of trees).
+    RecursiveRemove,
+    /// Shell: writes a block device or makes a filesystem (`dd of=/dev/..`, `mkfs`, `> /dev/sda`).
+    DeviceWrite,
+    /// Shell: shuts down, reboots or halts the host.
+    PowerControl,
+    /// Shell: kills init or every process (`kill -9 1`, `kill -1`, `killall5`).
+    KillAll,
+    /// Shell: flushes or disables the firewall (`iptables -F`, `nft flush ruleset`, `ufw disable`).
+    FirewallFlush,
+    /// Shell: stops, disables or masks a service.
+    ServiceStop,
+    /// Shell: changes owner or mode recursively (`chmod -R`, `chown -R`).
+    RecursivePermission,
+    /// Runs with more privilege: `sudo`/`su`/`doas`, or a Kubernetes container allowing privilege escalation.
+    PrivilegeEscalation,
+    /// Shell: hands code to an interpreter (`python -c`, `| sh`, here-documents into shells).
+    Interpreter,
+    /// Kubernetes: a container runs privileged.
+    PrivilegedContainer,
+    /// Kubernetes: a pod mounts a hostPath volume.
+    HostPath,
+    /// Kubernetes: a pod shares the host's network, PID or IPC namespace.
+    HostNamespace,
+    /// Kubernetes: a container runs as user 0.
+    RunAsRoot,
+    /// Kubernetes: a container adds Linux capabilities.
+    AddedCapabilities,
 }
 
 impl Fact {
     /// Every fact, for validating configuration.
-    pub const ALL: [Fact; 18] = [
+    pub const ALL: [Fact; 32] = [
         Fact::NoWhere,
         Fact::AlwaysTrueWhere,
         Fact::CteWrite,
@@ -139,6 +176,20 @@ impl Fact {
         Fact::SearchPathChange,
         Fact::DropColumn,
         Fact::LockingRead,
+        Fact::RecursiveRemove,
+        Fact::DeviceWrite,
+        Fact::PowerControl,
+        Fact::KillAll,
+        Fact::FirewallFlush,
+        Fact::ServiceStop,
+        Fact::RecursivePermission,
+        Fact::PrivilegeEscalation,
+        Fact::Interpreter,
+        Fact::PrivilegedContainer,
+        Fact::HostPath,
+        Fact::HostNamespace,
+        Fact::RunAsRoot,
+        Fact::AddedCapabilities,
     ];
 
     /// The snake_case name used in configuration and reports.
@@ -162,6 +213,20 @@ impl Fact {
             Fact::SearchPathChange => "search_path_change",
             Fact::DropColumn => "drop_column",
             Fact::LockingRead => "locking_read",
+            Fact::RecursiveRemove => "recursive_remove",
+            Fact::DeviceWrite => "device_write",
+            Fact::PowerControl => "power_control",
+            Fact::KillAll => "kill_all",
+            Fact::FirewallFlush => "firewall_flush",
+            Fact::ServiceStop => "service_stop",
+            Fact::RecursivePermission => "recursive_permission",
+            Fact::PrivilegeEscalation => "privilege_escalation",
+            Fact::Interpreter => "interpreter",
+            Fact::PrivilegedContainer => "privileged_container",
+            Fact::HostPath => "host_path",
+            Fact::HostNamespace => "host_namespace",
+            Fact::RunAsRoot => "run_as_root",
+            Fact::AddedCapabilities => "added_capabilities",
         }
     }
 
