@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod http;
 pub mod live;
 pub mod oidc;
+pub mod pipeline;
 pub mod policy;
 pub mod random;
 pub mod ratelimit;
@@ -18,7 +19,10 @@ pub mod record;
 pub mod request;
 pub mod review;
 pub mod secret;
+pub mod session;
 pub mod statement;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 pub mod token;

@@ -238,6 +238,9 @@ impl Tracker {
                 review: j.and_then(|j| j.review),
                 classified: j.and_then(|j| j.classified.clone()),
                 refused: refused.clone(),
+                request_kind: Default::default(),
+                reason: None,
+                body: None,
             }));
         }
         let capture = (self.level == RecordLevel::Full && refused.is_none()).then(|| {
@@ -635,6 +638,9 @@ impl Tracker {
             error: s.error,
             review,
             result: s.capture.map(|c| c.finish()),
+            status_code: None,
+            exit_status: None,
+            body: None,
         });
     }
 

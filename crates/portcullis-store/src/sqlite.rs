@@ -220,11 +220,16 @@ fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-/// Session id, seq, kind and verdict of a request or response event.
+/// Session id, seq, kind and verdict of an event stored in `events`
+/// (requests, responses, terminal chunks, transfers, forwarded channels;
+/// the last three have no seq of their own: their position orders them).
 fn statement_key(e: &Event) -> Option<(&String, u64, &'static str, Option<&str>)> {
     match e {
         Event::Request(r) => Some((&r.session_id, r.seq, "request", r.verdict.as_deref())),
         Event::Response(r) => Some((&r.session_id, r.seq, "response", None)),
+        Event::Terminal(t) => Some((&t.session_id, 0, "terminal", None)),
+        Event::Transfer(t) => Some((&t.session_id, 0, "transfer", t.verdict.as_deref())),
+        Event::Forward(f) => Some((&f.session_id, 0, "forward", f.verdict.as_deref())),
         _ => None,
     }
 }
@@ -427,7 +432,11 @@ impl Store for SqliteStore {
                         s.review.map(|r| r as i64)
                     ]),
                     // Stored above.
-                    Event::Request(_) | Event::Response(_) => Ok(0),
+                    Event::Request(_)
+                    | Event::Response(_)
+                    | Event::Terminal(_)
+                    | Event::Transfer(_)
+                    | Event::Forward(_) => Ok(0),
                     Event::Close(c) => {
                         closed.push(&c.session_id);
                         close.execute(params![c.session_id, c.ended_at, c.reason, c.detail, hash])

@@ -28,6 +28,9 @@ fn session(id: &str, ended_at: i64) -> Vec<Event> {
                 tables: vec!["public.t".into()],
             })),
             refused: refused.map(str::to_string),
+            request_kind: Default::default(),
+            reason: None,
+            body: None,
         })
     };
     vec![
@@ -60,6 +63,9 @@ fn session(id: &str, ended_at: i64) -> Vec<Event> {
                 }],
                 truncated: false,
             }),
+            status_code: None,
+            exit_status: None,
+            body: None,
         }),
         request(2, "block", Some("blocked")),
         Event::Response(StatementResponse {
@@ -73,6 +79,9 @@ fn session(id: &str, ended_at: i64) -> Vec<Event> {
             error: Some("blocked".into()),
             review: None,
             result: None,
+            status_code: None,
+            exit_status: None,
+            body: None,
         }),
         Event::Close(SessionClose {
             session_id: id.into(),
@@ -143,4 +152,81 @@ fn hex_to_hash(h: &str) -> chain::Hash {
         *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap();
     }
     out
+}
+
+/// Terminal chunks, transfers and forwarded channels (SSH sessions) are
+/// stored in the chain beside requests, verify, and go with retention.
+#[test]
+fn terminal_transfer_and_forward_events_are_stored_in_the_chain() {
+    use portcullis_core::record::{ForwardEvent, TerminalEvent, TerminalStream, TransferEvent};
+    use portcullis_core::request::{ChannelKind, FileOp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let signer = Signer::from_seed(&[3u8; 32]).unwrap();
+    let mut events = session("t", 100);
+    let close = events.pop().unwrap();
+    events.push(Event::Terminal(TerminalEvent::data(
+        "t".into(),
+        1_000,
+        Some(0),
+        TerminalStream::Output,
+        b"$ \xe2\x82",
+    )));
+    events.push(Event::Transfer(TransferEvent {
+        session_id: "t".into(),
+        started_at: 20,
+        duration_us: 3,
+        op: FileOp::Write,
+        path: "/srv/app.tar".into(),
+        target: None,
+        size: 4096,
+        sha256: Some("ab".repeat(32)),
+        verdict: Some("allow".into()),
+        rule: None,
+        refused: None,
+        error: None,
+    }));
+    events.push(Event::Forward(ForwardEvent {
+        session_id: "t".into(),
+        opened_at: 21,
+        duration_us: 9,
+        channel: ChannelKind::DirectTcpip,
+        destination: Some("db:5432".into()),
+        bytes_in: 10,
+        bytes_out: 20,
+        verdict: Some("block".into()),
+        rule: Some("ssh-no-destructive/forwarding".into()),
+        refused: Some("refused".into()),
+    }));
+    events.push(close);
+    let chained = chain::link_all(events);
+    let last = hex_to_hash(&chained.last().unwrap().hash);
+    store
+        .append(&chained, &[("t".into(), signer.seal("t", &last))])
+        .unwrap();
+    let (stored, seal) = store.session_chain("t").unwrap().unwrap();
+    assert_eq!(stored, chained);
+    assert_eq!(
+        chain::verify("t", &stored, seal.as_ref(), &signer.public_key_hex()),
+        Ok(true)
+    );
+    let Event::Terminal(t) = &stored[5].event else {
+        panic!("{:?}", stored[5])
+    };
+    assert_eq!(t.bytes(), b"$ \xe2\x82", "bytes kept exactly");
+    assert_eq!(
+        store.statements("t").unwrap().len(),
+        2,
+        "only requests are statements"
+    );
+    let blocked = store
+        .sessions(&SessionFilter {
+            verdict: Some("block".into()),
+            ..SessionFilter::default()
+        })
+        .unwrap();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(store.remove_sessions_ended_before(101).unwrap(), 1);
+    assert!(store.session_chain("t").unwrap().is_none());
 }

@@ -254,7 +254,17 @@ pub enum SessionsCommand {
         public_key: Option<String>,
     },
     /// Write a self-contained, verifiable copy of a session to stdout.
-    Export { id: String },
+    Export {
+        id: String,
+        /// Write the session's terminal (input, output, resizes) as an
+        /// asciicast v2 recording instead, which `asciinema play` plays.
+        #[arg(long)]
+        asciicast: bool,
+        /// With `--asciicast`: the terminal channel, when the session had
+        /// several (default: the first).
+        #[arg(long, requires = "asciicast")]
+        channel: Option<u32>,
+    },
     /// End a live session now (its client is told, its recording closes as `killed`).
     Kill { id: String },
     /// Print a session's exchange in order, psql-style.

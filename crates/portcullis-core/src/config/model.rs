@@ -172,6 +172,16 @@ pub enum ConnectionKind {
     Postgres,
 }
 
+impl ConnectionKind {
+    /// The kinds of request a connection of this kind carries, which its
+    /// policy must have rules for.
+    pub fn request_kinds(self) -> &'static [crate::request::RequestKind] {
+        match self {
+            ConnectionKind::Postgres => &[crate::request::RequestKind::Sql],
+        }
+    }
+}
+
 /// libpq's `sslmode` values the gateway supports towards the target.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]

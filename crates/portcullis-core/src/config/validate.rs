@@ -49,6 +49,9 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         if let Some(policy) = &c.policy {
             check_policy_name(policy, &policies, &at("policy"))?;
         }
+        if let Some(p) = policies.get(c.policy.as_deref().unwrap_or(DEFAULT_POLICY)) {
+            check_coverage(p, c.kind, &c.name, &at("policy"))?;
+        }
         let password = match c.password {
             Some(source) => Some(resolve_secret(&source, base, &at("password"))?),
             None => None,
@@ -119,6 +122,14 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Issue> {
         }
         if let Some(policy) = &g.policy {
             check_policy_name(policy, &policies, &at("policy"))?;
+            for name in &g.connections {
+                if let (Some(p), Some(c)) = (
+                    policies.get(policy),
+                    connections.iter().find(|c: &&Connection| &c.name == name),
+                ) {
+                    check_coverage(p, c.kind, name, &at("policy"))?;
+                }
+            }
         }
         grants.push(Grant {
             subject,
@@ -201,11 +212,57 @@ fn policies(
             crate::policy::PolicyError::BadMask { index: Some(i), .. } => {
                 issue(format!("{path}.mask[{i}]"), e.to_string())
             }
+            crate::policy::PolicyError::RuleKind { rule, .. } => {
+                match rule_index(config, name, rule) {
+                    Some(i) => issue(format!("{path}.rule[{i}]"), e.to_string()),
+                    None => issue(path.clone(), e.to_string()),
+                }
+            }
             _ => issue(path, e.to_string()),
         })?;
         out.insert(name.clone(), Arc::new(p));
     }
     Ok(out)
+}
+
+/// Position of rule `id` (`POLICY/NAME`) among the policy's own rules.
+fn rule_index(config: &crate::policy::PolicyConfig, policy: &str, id: &str) -> Option<usize> {
+    let name = id.strip_prefix(policy)?.strip_prefix('/')?;
+    config
+        .rules
+        .iter()
+        .enumerate()
+        .position(|(i, r)| match &r.name {
+            Some(n) => n == name,
+            None => name == format!("rule-{}", i + 1),
+        })
+}
+
+/// A policy with rules, none of which judges what the connection speaks,
+/// and default `allow`, would let everything through there: that is a
+/// mistake (an unguarded connection says so with `allow-all`).
+fn check_coverage(
+    policy: &Policy,
+    kind: ConnectionKind,
+    connection: &str,
+    path: &str,
+) -> Result<(), Issue> {
+    if !policy.is_guarded() {
+        return Ok(());
+    }
+    let kinds = kind.request_kinds();
+    if kinds.iter().any(|k| policy.guards(*k)) {
+        return Ok(());
+    }
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    Err(issue(
+        path,
+        format!(
+            "policy {:?} has no rule for what connection {connection:?} carries ({} requests) and allows by default, so it would guard nothing there; add rules for it, or use \"allow-all\" to say so",
+            policy.name(),
+            names.join(", ")
+        ),
+    ))
 }
 
 fn listen(raw: RawListen, base: &Path) -> Result<Listen, Issue> {
@@ -376,5 +433,38 @@ mod recording_tests {
         );
         let bad = load("[recording]\nmax_result_rows = -1\n").unwrap_err();
         assert_eq!(bad.line, 2, "{bad}");
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use std::path::Path;
+
+    use crate::config::parse;
+
+    const CONNECTION: &str = "[[connection]]\nname = \"db\"\nkind = \"postgres\"\naddress = \"h:5432\"\ndatabase = \"d\"\nuser = \"u\"\npolicy = \"p\"\n\n";
+
+    #[test]
+    fn rule_kind_errors_are_located_at_the_rule() {
+        let text = format!(
+            "{CONNECTION}[policy.p]\n[[policy.p.rule]]\naction = \"block\"\ntables = [\"t\"]\n\n[[policy.p.rule]]\nname = \"mixed\"\naction = \"block\"\ntables = [\"t\"]\nverbs = [\"delete\"]\n"
+        );
+        let e = parse(Path::new("p.toml"), &text).unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("policy.p.rule[1]", 14), "{e}");
+        assert!(e.message.contains("mixes criteria"), "{e}");
+    }
+
+    #[test]
+    fn a_policy_with_no_rule_for_the_connection_is_refused() {
+        let only_k8s = format!("{CONNECTION}[policy.p]\npresets = [\"k8s-read-only\"]\n");
+        let e = parse(Path::new("p.toml"), &only_k8s).unwrap_err();
+        assert_eq!(e.field, "connection[0].policy", "{e}");
+        assert!(e.message.contains("guard nothing"), "{e}");
+        // Several kinds, one of them SQL: fine; so is an unguarded policy.
+        let shared =
+            format!("{CONNECTION}[policy.p]\npresets = [\"k8s-read-only\", \"read-only\"]\n");
+        assert!(parse(Path::new("p.toml"), &shared).is_ok());
+        let mask_only = format!("{CONNECTION}[policy.p]\n");
+        assert!(parse(Path::new("p.toml"), &mask_only).is_ok());
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AgentLimitsConfig;
+use crate::request::RequestKind;
 use crate::statement::StatementClass;
 
 /// What a policy decides for a statement.
@@ -171,6 +172,12 @@ pub struct RuleConfig {
     pub name: Option<String>,
     /// `allow`, `block` or `review`.
     pub action: Action,
+    /// The kind of request the rule judges (`sql`, `command`, `channel`,
+    /// `file`, `http`, `git`, `kubernetes`). Inferred from the criteria
+    /// when absent; a rule with only kind-neutral criteria (`class`,
+    /// `facts`, `regex`, `identities`, `groups`) judges every kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RequestKind>,
     /// Statement classes (`read`, `write`, `ddl`, `dcl`, `admin`,
     /// `transaction`, `session`, `opaque`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,4 +226,102 @@ pub struct RuleConfig {
     /// Built-in only: matches statements changing a setting outside these patterns.
     #[serde(skip)]
     pub(crate) settings_outside: Option<Vec<String>>,
+
+    // Command lines (SSH exec, lines typed into a guarded shell).
+    /// Glob patterns over the programs run (`rm`, `systemctl`); wrappers
+    /// such as `sudo` count as programs too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programs: Option<Vec<String>>,
+    /// Glob patterns over the arguments of a program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    /// Glob patterns over paths a command reads, writes (redirections
+    /// included) or removes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_read: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_written: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_removed: Option<Vec<String>>,
+
+    // SSH channels and channel requests.
+    /// Channel kinds: `shell`, `subsystem`, `direct-tcpip`,
+    /// `tcpip-forward`, `agent-forward`, `x11`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+    /// Glob patterns over subsystem names (`sftp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsystems: Option<Vec<String>>,
+    /// Glob patterns over `host:port` a forwarding connects to or listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+
+    // File operations (SFTP, scp).
+    /// `read`, `write`, `remove`, `rename`, `mkdir`, `rmdir`, `setstat`,
+    /// `list`, `symlink`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<Vec<String>>,
+    /// Glob patterns over paths: file paths for file rules, request paths
+    /// for HTTP rules (set `kind` when no other criterion says which).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+
+    // HTTP requests.
+    /// Methods, `GET`, `POST`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// Query parameters: `name` (present) or `name=GLOB` (a value matches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Vec<String>>,
+    /// Headers, like `query`; names are case-insensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<String>>,
+    /// Glob patterns over the media type (`application/json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_types: Option<Vec<String>>,
+    /// JSON body fields: a JSON pointer and value globs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Vec<JsonMatchConfig>>,
+
+    // Git pushes.
+    /// Glob patterns over full ref names (`refs/heads/main`, `refs/tags/*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refs: Option<Vec<String>>,
+    /// `create`, `update`, `non_fast_forward`, `delete`, `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_updates: Option<Vec<String>>,
+
+    // Kubernetes API requests.
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`,
+    /// `deletecollection`, `exec`, `attach`, `portforward`, `proxy`, `log`,
+    /// `discovery`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verbs: Option<Vec<String>>,
+    /// API groups, `""` for the core group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_groups: Option<Vec<String>>,
+    /// Glob patterns over resources, `deployments`, or `pods/exec` for a
+    /// subresource (a pattern without `/` matches any subresource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
+    /// Glob patterns over namespaces (cluster-scoped requests have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<String>>,
+    /// Glob patterns over object names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
+    /// Glob patterns over container images of pod templates in the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+}
+
+/// One JSON body condition: the value at `pointer` (RFC 6901) matches one
+/// of `values` (globs over its text: strings as they are, other values as
+/// compact JSON); without `values`, the field only has to exist.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonMatchConfig {
+    pub pointer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
 }

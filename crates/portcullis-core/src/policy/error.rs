@@ -4,9 +4,7 @@
 /// be loaded (the gateway refuses to start rather than run unguarded).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error(
-        "policy {policy}: unknown preset \"{preset}\" (known: allow-all, read-only, no-destructive, production)"
-    )]
+    #[error("policy {policy}: unknown preset \"{preset}\" (known: {})", super::PRESET_NAMES.join(", "))]
     UnknownPreset { policy: String, preset: String },
     #[error("policy {policy}, rule {rule}: unknown fact \"{fact}\"")]
     UnknownFact {
@@ -29,6 +27,13 @@ pub enum PolicyError {
     },
     #[error("policy {policy}, rule {rule}: {reason}")]
     BadRule {
+        policy: String,
+        rule: String,
+        reason: String,
+    },
+    /// A rule whose kind of request is unclear or contradicts its criteria.
+    #[error("policy {policy}, rule {rule}: {reason}")]
+    RuleKind {
         policy: String,
         rule: String,
         reason: String,

@@ -1,8 +1,11 @@
-//! Guardrail policies: named rule sets that judge classified statements.
+//! Guardrail policies: named rule sets that judge classified requests.
 //!
 //! A [`PolicyConfig`] (from `[policy.NAME]`) compiles into a [`Policy`], which
-//! judges the [`StatementInfo`]s of a request for a [`Subject`] and returns a
-//! [`Verdict`].
+//! judges a [`Request`] of any kind (SQL statements, command lines, SSH
+//! channels, file operations, HTTP requests, git pushes, Kubernetes
+//! requests) for a [`Subject`] and returns a [`Verdict`]. A policy may hold
+//! rules for several kinds: `[policy.prod]` reads the same whichever
+//! protocol a connection speaks.
 //!
 //! # Precedence (deterministic)
 //! 1. Rules are ordered: the presets' rules in the order the presets are
@@ -13,8 +16,12 @@
 //! 3. The most restrictive remaining action wins (block > review > allow); the
 //!    first rule in order with that action is cited. No remaining rule: the
 //!    policy's `default`.
-//! 4. Across the statements of one request the most restrictive verdict wins
-//!    (the earliest statement on ties): if one statement is blocked, none runs.
+//! 4. Across the items of one request (statements, simple commands, ref
+//!    updates) the most restrictive verdict wins (the earliest on ties): if
+//!    one statement is blocked, none runs. Items a request only carries
+//!    along (the SQL of a `psql -c`, the API calls of a `kubectl` on a
+//!    command line) can make the verdict stricter, never allow through the
+//!    default.
 //! 5. `observe` mode turns block and review into allow, keeping what would
 //!    have happened in `observed_action`.
 //!
@@ -25,7 +32,10 @@
 mod agent;
 mod config;
 mod error;
+mod item;
 mod preset;
+mod preset_protocols;
+mod refusal;
 mod review;
 mod rule;
 mod verdict;
@@ -35,13 +45,19 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use agent::{AgentLimits, AgentLimitsConfig};
-pub use config::{Action, Mode, PolicyConfig, RecordLevel, RecordMode, RuleConfig, UnknownLineage};
+pub use config::{
+    Action, JsonMatchConfig, Mode, PolicyConfig, RecordLevel, RecordMode, RuleConfig,
+    UnknownLineage,
+};
 pub use error::PolicyError;
 pub use preset::{PRESET_NAMES, PRESETS_VERSION};
+pub use refusal::{Refusal, RefusalReason};
 pub use review::{ReviewConfig, ReviewMode, ReviewSettings, WebhookConfig, WebhookFormat};
 pub use verdict::{Classified, Subject, Verdict};
 
+use crate::request::{Request, RequestKind};
 use crate::statement::StatementInfo;
+use item::Item;
 use rule::Rule;
 
 /// Rule id cited when a statement could not be classified.
@@ -55,6 +71,9 @@ pub struct Policy {
     mode: Mode,
     default: Action,
     rules: Vec<Rule>,
+    /// Positions in `rules` of the rules judging each kind (its own and
+    /// the kind-neutral ones), in precedence order.
+    by_kind: [Vec<usize>; RequestKind::ALL.len()],
     review: ReviewSettings,
     agent: AgentLimits,
     mask: Vec<portcullis_mask::MaskRuleConfig>,
@@ -138,12 +157,21 @@ impl Policy {
                 reason: e.to_string(),
             });
         }
+        let by_kind = RequestKind::ALL.map(|kind| {
+            rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.judges(kind))
+                .map(|(i, _)| i)
+                .collect()
+        });
         Ok(Policy {
             name: name.to_string(),
             version: version(name, config),
             mode: config.mode,
             default: config.default,
             rules,
+            by_kind,
             review: ReviewSettings::compile(name, &config.review)?,
             agent: AgentLimits::compile(name, &config.agent)?,
             mask: config.mask.clone(),
@@ -206,6 +234,21 @@ impl Policy {
         !(self.rules.is_empty() && self.default == Action::Allow)
     }
 
+    /// Whether any rule judges requests of `kind` (its own rules or
+    /// kind-neutral ones), or the default stops them.
+    pub fn guards(&self, kind: RequestKind) -> bool {
+        !(self.by_kind[kind.index()].is_empty() && self.default == Action::Allow)
+    }
+
+    /// The kinds of request some rule of this policy is written for
+    /// (kind-neutral rules count for none).
+    pub fn kinds(&self) -> Vec<RequestKind> {
+        let mut kinds: Vec<RequestKind> = self.rules.iter().filter_map(|r| r.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
     /// The masking rules, as configured (compiled by the adapter with the
     /// deployment's key; already validated here).
     pub fn mask_rules(&self) -> &[portcullis_mask::MaskRuleConfig] {
@@ -222,12 +265,44 @@ impl Policy {
         self.rules.iter().map(|r| r.id.as_str()).collect()
     }
 
+    /// Judges one request of any kind: the most restrictive verdict of its
+    /// items (SQL statements go through [`Policy::evaluate`]).
+    pub fn judge(&self, request: &Request, subject: &Subject) -> Verdict {
+        if let Request::Sql { statements } = request {
+            return self.evaluate(statements, subject);
+        }
+        let kind = request.kind();
+        let mut worst: Option<Verdict> = None;
+        for (index, judged) in item::items(request).iter().enumerate() {
+            let mut verdict = if judged.embedded {
+                self.judge_embedded(&judged.item, subject)
+            } else {
+                self.judge_item(&judged.item, subject)
+            };
+            verdict.statement = Some(index);
+            if worst.as_ref().is_none_or(|w| verdict.action > w.action) {
+                worst = Some(verdict);
+            }
+        }
+        let mut verdict = worst.unwrap_or_else(|| {
+            self.verdict(
+                Action::Allow,
+                None,
+                format!("no {} to judge", kind.noun()),
+                None,
+            )
+        });
+        verdict.kind = kind;
+        verdict.classified = Some(Arc::new(Classified::of_request(request)));
+        self.apply_mode(verdict)
+    }
+
     /// Judges all statements of one request together (if any is blocked, the
     /// request is). An empty request is allowed: nothing runs.
     pub fn evaluate(&self, statements: &[StatementInfo], subject: &Subject) -> Verdict {
         let mut worst: Option<Verdict> = None;
         for (index, statement) in statements.iter().enumerate() {
-            let mut verdict = self.judge(statement, subject);
+            let mut verdict = self.judge_item(&Item::Sql(statement), subject);
             verdict.statement = Some(index);
             if worst.as_ref().is_none_or(|w| verdict.action > w.action) {
                 worst = Some(verdict);
@@ -241,80 +316,131 @@ impl Policy {
 
     /// Judges one statement on its own (for per-statement reports).
     pub fn evaluate_one(&self, statement: &StatementInfo, subject: &Subject) -> Verdict {
-        self.apply_mode(self.judge(statement, subject))
+        self.apply_mode(self.judge_item(&Item::Sql(statement), subject))
     }
 
     /// The verdict for text that could not be parsed or classified: block on
     /// every guarded policy, saying why.
     pub fn unparseable(&self, reason: &str) -> Verdict {
-        let verdict = if self.is_guarded() {
-            self.verdict(
+        self.unparseable_as(RequestKind::Sql, reason)
+    }
+
+    /// [`Policy::unparseable`] for a request of `kind` (the wording names it).
+    pub fn unparseable_as(&self, kind: RequestKind, reason: &str) -> Verdict {
+        let noun = kind.noun();
+        let mut verdict = if self.is_guarded() {
+            let mut v = self.verdict(
                 Action::Block,
                 Some(UNPARSEABLE_RULE.to_string()),
-                format!("the statement could not be understood, so it is blocked: {reason}"),
-                Some("check the statement's syntax; guarded connections only run statements they can classify".into()),
-            )
+                format!("the {noun} could not be understood, so it is blocked: {reason}"),
+                Some(format!(
+                    "check the {noun}'s syntax; guarded connections only run {} they can classify",
+                    kind.plural()
+                )),
+            );
+            v.reason = Some(RefusalReason::Unparseable);
+            v
         } else {
             self.verdict(
                 Action::Allow,
                 None,
-                format!("unguarded policy: unparseable statement let through ({reason})"),
+                format!("unguarded policy: unparseable {noun} let through ({reason})"),
                 None,
             )
         };
+        verdict.kind = kind;
         self.apply_mode(verdict)
     }
 
-    fn judge(&self, statement: &StatementInfo, subject: &Subject) -> Verdict {
-        let matched: Vec<&Rule> = self
-            .rules
+    /// The rules that apply to `subject` and match `item`, without those
+    /// another of them overrides.
+    fn effective(&self, item: &Item<'_>, subject: &Subject) -> Vec<&Rule> {
+        let matched: Vec<&Rule> = self.by_kind[item.kind().index()]
             .iter()
-            .filter(|r| r.applies_to(subject) && r.matches(statement))
+            .map(|&i| &self.rules[i])
+            .filter(|r| r.applies_to(subject) && r.matches(item))
             .collect();
-        let effective: Vec<&Rule> = matched
+        matched
             .iter()
             .copied()
             .filter(|r| !matched.iter().any(|o| o.id != r.id && o.overrides(&r.id)))
-            .collect();
+            .collect()
+    }
+
+    fn judge_item(&self, item: &Item<'_>, subject: &Subject) -> Verdict {
+        let effective = self.effective(item, subject);
+        let sql = matches!(item, Item::Sql(_));
         let Some(action) = effective.iter().map(|r| r.action).max() else {
             return match self.default {
                 Action::Allow => {
                     self.verdict(Action::Allow, None, "allowed: no rule matched".into(), None)
                 }
-                action => self.verdict(
-                    action,
-                    Some(format!("{}/default", self.name)),
-                    format!(
-                        "no rule of policy {} allows this {} statement",
-                        self.name,
-                        statement.full_command()
-                    ),
-                    Some("ask an operator to add an allow rule for it".into()),
-                ),
+                action => {
+                    let mut v = self.verdict(
+                        action,
+                        Some(format!("{}/default", self.name)),
+                        format!(
+                            "no rule of policy {} allows this {} {}",
+                            self.name,
+                            item.label(),
+                            item.kind().noun()
+                        ),
+                        Some("ask an operator to add an allow rule for it".into()),
+                    );
+                    v.reason = Some(reason_of(action));
+                    v
+                }
             };
         };
+        self.cite(&effective, action, item, sql)
+    }
+
+    /// An item carried along by a request: only rules that stop it count.
+    fn judge_embedded(&self, item: &Item<'_>, subject: &Subject) -> Verdict {
+        let effective = self.effective(item, subject);
+        match effective.iter().map(|r| r.action).max() {
+            Some(action) if action != Action::Allow => {
+                self.cite(&effective, action, item, matches!(item, Item::Sql(_)))
+            }
+            _ => self.verdict(
+                Action::Allow,
+                None,
+                "allowed: no rule stops it".into(),
+                None,
+            ),
+        }
+    }
+
+    /// The verdict citing the first rule with `action`.
+    fn cite(&self, effective: &[&Rule], action: Action, item: &Item<'_>, sql: bool) -> Verdict {
         let Some(rule) = effective.iter().find(|r| r.action == action) else {
-            return self.verdict(
+            let mut v = self.verdict(
                 Action::Block,
                 Some(UNPARSEABLE_RULE.into()),
                 "internal policy error".into(),
                 None,
             );
+            v.reason = Some(RefusalReason::Guardrail);
+            return v;
         };
-        let message = rule.message.clone().unwrap_or_else(|| match action {
-            Action::Allow => format!("allowed by rule {}", rule.id),
-            Action::Review => format!(
-                "{} needs review (rule {})",
-                statement.full_command(),
-                rule.id
-            ),
-            Action::Block => format!(
-                "{} is not allowed (rule {})",
-                statement.full_command(),
-                rule.id
-            ),
+        let message = rule.message.clone().unwrap_or_else(|| {
+            // SQL messages name the command alone, as they always have.
+            let what = if sql {
+                item.label().into_owned()
+            } else {
+                format!("this {} {}", item.label(), item.kind().noun())
+            };
+            match action {
+                Action::Allow => format!("allowed by rule {}", rule.id),
+                Action::Review => format!("{what} needs review (rule {})", rule.id),
+                Action::Block => format!("{what} is not allowed (rule {})", rule.id),
+            }
         });
-        self.verdict(action, Some(rule.id.clone()), message, rule.hint.clone())
+        let mut v = self.verdict(action, Some(rule.id.clone()), message, rule.hint.clone());
+        if action != Action::Allow {
+            v.reason = Some(reason_of(action));
+        }
+        v
     }
 
     fn verdict(
@@ -335,6 +461,8 @@ impl Policy {
             observed_action: None,
             statement: None,
             classified: None,
+            kind: RequestKind::Sql,
+            reason: None,
         }
     }
 
@@ -345,6 +473,14 @@ impl Policy {
             verdict.action = Action::Allow;
         }
         verdict
+    }
+}
+
+/// The machine-readable reason of a rule's (or the default's) action.
+fn reason_of(action: Action) -> RefusalReason {
+    match action {
+        Action::Review => RefusalReason::ReviewRequired,
+        _ => RefusalReason::Guardrail,
     }
 }
 
@@ -363,3 +499,5 @@ fn version(name: &str, config: &PolicyConfig) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;

@@ -5,13 +5,25 @@
 //! policy's version, so reviews bound to an older definition no longer apply.
 
 use super::config::{Action, RuleConfig};
+use crate::request::RequestKind;
 use crate::statement::StatementClass;
 
 /// Version of the preset definitions below; bump on any change.
 pub const PRESETS_VERSION: &str = "presets-1";
 
-/// Names of the built-in presets.
-pub const PRESET_NAMES: [&str; 4] = ["allow-all", "read-only", "no-destructive", "production"];
+/// Names of the built-in presets. `read-only`, `no-destructive` and
+/// `production` judge SQL; the others the kind their name says.
+pub const PRESET_NAMES: [&str; 9] = [
+    "allow-all",
+    "read-only",
+    "no-destructive",
+    "production",
+    "ssh-no-destructive",
+    "ssh-read-only",
+    "k8s-no-destructive",
+    "k8s-read-only",
+    "git-protected-branches",
+];
 
 /// Settings a read-only session may change: formatting, timeouts, planner
 /// knobs and the like, nothing that changes data or how text is lexed.
@@ -57,14 +69,14 @@ const HARMLESS_SETTINGS: &[&str] = &[
     "role",
 ];
 
-struct Spec {
-    name: &'static str,
-    action: Action,
-    message: &'static str,
-    hint: &'static str,
+pub(super) struct Spec {
+    pub(super) name: &'static str,
+    pub(super) action: Action,
+    pub(super) message: &'static str,
+    pub(super) hint: &'static str,
 }
 
-fn rule(spec: Spec, fill: impl FnOnce(&mut RuleConfig)) -> (String, RuleConfig) {
+pub(super) fn rule(spec: Spec, fill: impl FnOnce(&mut RuleConfig)) -> (String, RuleConfig) {
     let mut config = RuleConfig {
         name: Some(spec.name.to_string()),
         action: spec.action,
@@ -76,7 +88,7 @@ fn rule(spec: Spec, fill: impl FnOnce(&mut RuleConfig)) -> (String, RuleConfig) 
     (spec.name.to_string(), config)
 }
 
-fn list(items: &[&str]) -> Option<Vec<String>> {
+pub(super) fn list(items: &[&str]) -> Option<Vec<String>> {
     Some(items.iter().map(|s| s.to_string()).collect())
 }
 
@@ -262,18 +274,49 @@ fn read_only() -> Vec<(String, RuleConfig)> {
 
 /// The rules of preset `name` as `(rule id, rule)`, or `None` if unknown.
 pub(crate) fn rules(name: &str) -> Option<Vec<(String, RuleConfig)>> {
-    let prefixed = |set: &str, rules: Vec<(String, RuleConfig)>| {
+    // Every rule of a preset says which kind it judges: a SQL preset on a
+    // connection of another protocol must not stop what it never meant to.
+    let prefixed = |set: &str, rules: Vec<(String, RuleConfig)>, kind: RequestKind| {
         rules
             .into_iter()
-            .map(|(n, r)| (format!("{set}/{n}"), r))
+            .map(|(n, mut r)| {
+                r.kind.get_or_insert(kind);
+                (format!("{set}/{n}"), r)
+            })
             .collect::<Vec<_>>()
     };
+    use RequestKind::Sql;
     match name {
         "allow-all" => Some(Vec::new()),
-        "read-only" => Some(prefixed("read-only", read_only())),
-        "no-destructive" => Some(prefixed("no-destructive", no_destructive())),
+        "read-only" => Some(prefixed("read-only", read_only(), Sql)),
+        "no-destructive" => Some(prefixed("no-destructive", no_destructive(), Sql)),
+        "ssh-no-destructive" => Some(prefixed(
+            "ssh-no-destructive",
+            super::preset_protocols::ssh_no_destructive(),
+            RequestKind::Command,
+        )),
+        "ssh-read-only" => Some(prefixed(
+            "ssh-read-only",
+            super::preset_protocols::ssh_read_only(),
+            RequestKind::Command,
+        )),
+        "k8s-no-destructive" => Some(prefixed(
+            "k8s-no-destructive",
+            super::preset_protocols::k8s_no_destructive(),
+            RequestKind::Kubernetes,
+        )),
+        "k8s-read-only" => Some(prefixed(
+            "k8s-read-only",
+            super::preset_protocols::k8s_read_only(),
+            RequestKind::Kubernetes,
+        )),
+        "git-protected-branches" => Some(prefixed(
+            "git-protected-branches",
+            super::preset_protocols::git_protected_branches(),
+            RequestKind::Git,
+        )),
         "production" => {
-            let mut out = prefixed("no-destructive", no_destructive());
+            let mut out = prefixed("no-destructive", no_destructive(), Sql);
             out.extend(prefixed(
                 "production",
                 vec![
@@ -293,6 +336,7 @@ pub(crate) fn rules(name: &str) -> Option<Vec<(String, RuleConfig)>> {
                         StatementClass::Admin,
                     ),
                 ],
+                Sql,
             ));
             Some(out)
         }

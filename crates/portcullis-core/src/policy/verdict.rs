@@ -5,6 +5,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::config::Action;
+use super::refusal::{Refusal, RefusalReason};
+use crate::request::RequestKind;
 use crate::statement::StatementInfo;
 
 /// What a request was classified as, kept with its verdict so recordings
@@ -38,6 +40,31 @@ impl Classified {
             commands: statements.iter().map(StatementInfo::full_command).collect(),
             classes,
             tables,
+        }
+    }
+}
+
+impl Classified {
+    /// What a request of any kind amounts to: its items' labels (programs,
+    /// methods, verbs, ref updates) and classes; SQL as [`Classified::of`].
+    pub fn of_request(request: &crate::request::Request) -> Classified {
+        if let crate::request::Request::Sql { statements } = request {
+            return Classified::of(statements);
+        }
+        let mut classes: Vec<String> = Vec::new();
+        let mut commands: Vec<String> = Vec::new();
+        for judged in super::item::items(request) {
+            classes.extend(judged.item.classes().iter().map(|c| c.as_str().to_string()));
+            if !judged.embedded {
+                commands.push(judged.item.label().into_owned());
+            }
+        }
+        classes.sort();
+        classes.dedup();
+        Classified {
+            commands,
+            classes,
+            tables: Vec::new(),
         }
     }
 }
@@ -87,11 +114,24 @@ pub struct Verdict {
     /// What was judged; `None` when the text could not be classified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classified: Option<Arc<Classified>>,
+    /// The kind of request judged.
+    #[serde(default, skip_serializing_if = "RequestKind::is_sql")]
+    pub kind: RequestKind,
+    /// Why it is stopped, machine-readable: set on every block and review
+    /// verdict (in `observe` mode too, for what would have happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RefusalReason>,
 }
 
 impl Verdict {
     /// True when the statement(s) may run.
     pub fn is_allowed(&self) -> bool {
         self.action == Action::Allow
+    }
+
+    /// What the client is told when this verdict stops the request on
+    /// `connection`; `None` when it runs.
+    pub fn refusal(&self, connection: &str) -> Option<Refusal> {
+        (!self.is_allowed()).then(|| Refusal::of_verdict(self, connection))
     }
 }

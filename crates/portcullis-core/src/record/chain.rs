@@ -160,12 +160,16 @@ fn describe(e: &Event) -> String {
         Event::Statement(s) => format!("statement {}", s.seq),
         Event::Request(r) => format!("request {}", r.seq),
         Event::Response(r) => format!("response {}", r.seq),
+        Event::Terminal(t) => format!("terminal {:?} at {} µs", t.stream, t.offset_us),
+        Event::Transfer(t) => format!("transfer of {}", t.path),
+        Event::Forward(f) => format!("forwarded {} channel", f.channel.as_str()),
         Event::Close(_) => "session close".into(),
     }
 }
 
 /// Checks a session's events (open; statements, or requests in order each
-/// followed later by at most one response; close) and, when
+/// followed later by at most one response, with terminal, transfer and
+/// forward events among them; close) and, when
 /// given, its seal against `public_key` (hex). Returns whether it is sealed.
 pub fn verify(
     session_id: &str,
@@ -227,6 +231,9 @@ pub fn verify(
                     });
                 }
             }
+            // Streams, transfers and forwarded channels sit anywhere
+            // between open and close; the hash chain orders them.
+            (Event::Terminal(_) | Event::Transfer(_) | Event::Forward(_), _) => {}
             (Event::Close(_), i) if i + 1 != events.len() => {
                 return Err(VerifyError::Structure {
                     index,
@@ -436,6 +443,9 @@ mod tests {
                     tables: vec![],
                 })),
                 refused: None,
+                request_kind: Default::default(),
+                reason: None,
+                body: None,
             })
         };
         let resp = |seq| {
@@ -456,6 +466,9 @@ mod tests {
                     }],
                     truncated: false,
                 }),
+                status_code: None,
+                exit_status: None,
+                body: None,
             })
         };
         // A pipeline: two requests before the first response.

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::RefusalReason;
+use crate::request::RequestKind;
+
 /// One recorded fact about a session, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -17,6 +20,12 @@ pub enum Event {
     Request(StatementRequest),
     /// How a requested statement ended, with its masked result rows.
     Response(StatementResponse),
+    /// Bytes of a terminal stream (input, output) or a resize.
+    Terminal(super::TerminalEvent),
+    /// A file transferred (or refused): path, operation, size, digest.
+    Transfer(super::TransferEvent),
+    /// A forwarded channel (port, agent, X11 forwarding), when it ended.
+    Forward(super::ForwardEvent),
     Close(SessionClose),
 }
 
@@ -27,10 +36,18 @@ impl Event {
             Event::Statement(e) => &e.session_id,
             Event::Request(e) => &e.session_id,
             Event::Response(e) => &e.session_id,
+            Event::Terminal(e) => &e.session_id,
+            Event::Transfer(e) => &e.session_id,
+            Event::Forward(e) => &e.session_id,
             Event::Close(e) => &e.session_id,
         }
     }
 }
+
+/// Request events are not only SQL statements: the name is historical.
+pub type RequestEvent = StatementRequest;
+/// See [`RequestEvent`].
+pub type ResponseEvent = StatementResponse;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionOpen {
@@ -176,6 +193,18 @@ pub struct StatementRequest {
     /// Why the gateway refused it (then it never reaches the target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// What kind of request this is (`sql`, `command`, `http`, ...);
+    /// absent for SQL, so events recorded before other kinds existed keep
+    /// their hashes. (Not `kind`: that names the event itself.)
+    #[serde(default, skip_serializing_if = "RequestKind::is_sql")]
+    pub request_kind: RequestKind,
+    /// The refusal's machine-readable reason, when it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RefusalReason>,
+    /// The request body as sent (masked), up to the capture caps (HTTP,
+    /// Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<CapturedBody>,
 }
 
 /// How a statement ended.
@@ -202,6 +231,33 @@ pub struct StatementResponse {
     /// recording caps; only with `record = "full"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<CapturedResult>,
+    /// The HTTP status of an HTTP or Kubernetes exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// The exit status of a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// The response body or command output as the client received it
+    /// (masked), up to the capture caps; only with `record = "full"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<CapturedBody>,
+}
+
+/// A body (HTTP, Kubernetes) or output (commands) captured after masking,
+/// bounded by `max_result_bytes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedBody {
+    /// The captured bytes as text, when they are UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The captured bytes in base64, when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+    /// Size of the whole body, of which the capture is the start.
+    pub size: u64,
+    /// True when the body was longer than what was captured.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// Result rows captured from the wire after masking, bounded by the caps.
@@ -227,7 +283,10 @@ pub struct ResultSet {
 pub struct SessionClose {
     pub session_id: String,
     pub ended_at: i64,
-    /// `client-quit`, `error`, `upstream-closed`, `shutdown`, `revoked`, `killed`.
+    /// A [`crate::session::CloseReason`] name: `client-quit`,
+    /// `client-disconnected`, `upstream-closed`, `protocol-error`,
+    /// `shutdown`, `recorder-stopped`, `recording-unavailable`, `revoked`,
+    /// `killed`, `expired`, `panic`, `crashed` (older sessions: `error`).
     pub reason: String,
     pub detail: Option<String>,
 }

@@ -100,6 +100,36 @@ impl Recorder {
             .map_err(|_| RecordError::Stopped)
     }
 
+    /// Queues an event without waiting, for code that cannot (`Drop`): at
+    /// once when the queue has room, else from a task that waits for it.
+    pub fn record_detached(&self, event: Event) {
+        match self.tx.try_send(Msg::Event(Box::new(event))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let tx = self.tx.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(async move {
+                            if tx.send(msg).await.is_err() {
+                                tracing::error!(
+                                    "the recorder stopped before an event could be queued"
+                                );
+                            }
+                        });
+                    }
+                    Err(_) => {
+                        if tx.blocking_send(msg).is_err() {
+                            tracing::error!("the recorder stopped before an event could be queued");
+                        }
+                    }
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("the recorder stopped before an event could be queued");
+            }
+        }
+    }
+
     /// Waits until everything queued before this call is written.
     pub async fn flush(&self) -> Result<(), RecordError> {
         let (done, wait) = oneshot::channel();
@@ -197,7 +227,11 @@ impl Chainer {
         // Statement events are stored as their JSON: hand over what was
         // just rendered for the hash.
         let json = match event {
-            Event::Request(_) | Event::Response(_) => String::from_utf8(self.scratch.clone()).ok(),
+            Event::Request(_)
+            | Event::Response(_)
+            | Event::Terminal(_)
+            | Event::Transfer(_)
+            | Event::Forward(_) => String::from_utf8(self.scratch.clone()).ok(),
             _ => None,
         };
         ChainedEvent {

@@ -26,10 +26,13 @@ use serde::{Deserialize, Serialize};
 use crate::statement::StatementInfo;
 
 /// The kinds of request a policy can hold rules for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestKind {
     /// SQL statements (PostgreSQL simple or extended protocol, MCP `query`).
+    #[default]
     Sql,
     /// A shell command line (SSH exec, a line typed into a guarded shell).
     Command,
@@ -72,6 +75,17 @@ impl RequestKind {
 
     pub fn parse(name: &str) -> Option<RequestKind> {
         RequestKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Recorded events omit the kind when it is SQL, so events recorded
+    /// before there were other kinds keep their hashes.
+    pub fn is_sql(&self) -> bool {
+        *self == RequestKind::Sql
+    }
+
+    /// Position in [`RequestKind::ALL`], for per-kind tables.
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 

@@ -1,5 +1,6 @@
-//! Reviews: a statement a policy holds waits for people to approve it, then
-//! runs exactly as approved, once.
+//! Reviews: a request a policy holds waits for people to approve it, then
+//! runs exactly as approved, once. [`ReviewService::hold`] is the flow
+//! every adapter uses (claim, request, wait or refuse, messages).
 //!
 //! A [`Review`] records the held statement, who sent it and from where, and
 //! its decisions. Approval turns it into a single-use grant bound to the
@@ -7,12 +8,14 @@
 //! the policy version; [`ReviewService`] hands that grant out at most once.
 
 mod error;
+mod hold;
 mod model;
 pub mod notify;
 mod service;
 mod store;
 
 pub use error::ReviewError;
+pub use hold::{Asker, Estimate, HeldNotice, Hold, HoldRequest, HoldStart, Waiting};
 pub use model::{Binding, Decision, NewReview, Rejection, Review, ReviewFilter, ReviewState};
 pub use notify::{Notice, NoticeKind, Notifier};
 pub use service::{ReviewService, WaitOutcome, may_review};

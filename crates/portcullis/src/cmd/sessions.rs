@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use portcullis_core::record::SessionFilter;
 use portcullis_core::record::chain::{self, ChainedEvent, Seal, VerifyError};
+use portcullis_core::record::{Event, SessionFilter};
 use portcullis_core::time::{format_micros, now_micros};
 
 use super::{load_config, open_store};
@@ -107,12 +107,33 @@ pub fn run(config_path: &Path, cmd: SessionsCommand) -> anyhow::Result<ExitCode>
             let Some(session) = store.session(&id)? else {
                 bail!("no session with id {id:?}");
             };
-            super::replay::replay(&session, &store.statements(&id)?, speed);
+            let others: Vec<Event> = store
+                .session_chain(&id)?
+                .map(|(events, _)| events.into_iter().map(|c| c.event).collect())
+                .unwrap_or_default();
+            super::replay::replay(&session, &store.statements(&id)?, &others, speed);
         }
-        SessionsCommand::Export { id } => {
+        SessionsCommand::Export {
+            id,
+            asciicast,
+            channel,
+        } => {
             let Some((events, seal)) = store.session_chain(&id)? else {
                 bail!("no session with id {id:?}");
             };
+            if asciicast {
+                let started = match events.first().map(|c| &c.event) {
+                    Some(Event::Open(o)) => o.started_at,
+                    _ => 0,
+                };
+                let plain: Vec<Event> = events.into_iter().map(|c| c.event).collect();
+                let Some(cast) = portcullis_core::record::asciicast(&plain, channel, started)
+                else {
+                    bail!("session {id} recorded no terminal");
+                };
+                print!("{cast}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let export = Export {
                 format: EXPORT_FORMAT.into(),
                 session_id: id,
